@@ -1,0 +1,61 @@
+/**
+ * Pure steps shared by the coordinating machines: what a task's call looks
+ * like once its placeholders are filled, and whether a breakdown fits the
+ * servers that actually connected. No I/O here; machines call these from
+ * assign actions and guards.
+ */
+import { EnsembleError, toErrorInfo, type ErrorInfo } from '../src/core/errors.js';
+import type { ResourceResult, ToolInfo, ToolResult } from '../src/core/results.js';
+import { hasPlaceholders, listPlaceholders, renderValue } from '../src/core/template.js';
+import type { TaskSpec } from '../src/core/workflow.js';
+
+export type PreparedCall = { ok: true; args: Record<string, unknown> } | { ok: false; error: ErrorInfo };
+
+/** Fills a task's argument placeholders from earlier results and its gathered context. */
+export function prepareCall(task: TaskSpec, results: Record<string, ToolResult>, context: ResourceResult[]): PreparedCall {
+  if (!hasPlaceholders(task.args)) return { ok: true, args: task.args };
+  try {
+    const scope = { tasks: results, context };
+    return { ok: true, args: renderValue(task.args, scope, { where: `task "${task.id}" args`, task: task.id }) };
+  } catch (error) {
+    return { ok: false, error: toErrorInfo(error, { task: task.id }) };
+  }
+}
+
+/**
+ * Ids of the tasks whose results a later template reads. Only those are kept
+ * in machine context; the synthesizer keeps every result for the report.
+ */
+export function listReferencedTasks(tasks: TaskSpec[], output?: string): Set<string> {
+  const referenced = new Set<string>();
+  const note = (path: string) => {
+    const [root, id] = path.split('.');
+    if (root === 'tasks' && id) referenced.add(id.trim());
+  };
+  for (const task of tasks) for (const path of listPlaceholders(task.args)) note(path);
+  if (output) for (const path of listPlaceholders(output)) note(path);
+  return referenced;
+}
+
+/** Checks that every task's tool exists on its server, now that the tool lists are known. */
+export function checkToolsExist(tasks: TaskSpec[], tools: Record<string, ToolInfo[] | undefined>): ErrorInfo | undefined {
+  for (const [index, task] of tasks.entries()) {
+    const known = tools[task.server];
+    if (!known) continue; // the server did not connect; the call itself will say so
+    if (known.some((tool) => tool.name === task.tool)) continue;
+    const names = known.map((tool) => tool.name);
+    const listed = names.length === 0 ? 'it lists no tools' : `it has: ${names.join(', ')}`;
+    return new EnsembleError('UNKNOWN_TOOL', `task "${task.id}" (tasks[${index}].tool): server "${task.server}" has no tool "${task.tool}" (${listed})`, {
+      task: task.id,
+      server: task.server,
+      field: `tasks[${index}].tool`,
+    }).toJSON();
+  }
+  return undefined;
+}
+
+/** The error a tool's own `isError` result becomes when it fails a task. */
+export function toolErrorInfo(task: TaskSpec, result: ToolResult): ErrorInfo {
+  const detail = result.text.trim() === '' ? 'no message' : result.text.trim().slice(0, 500);
+  return { code: 'TOOL_ERROR', message: `task "${task.id}": ${task.server}.${task.tool} returned an error: ${detail}`, task: task.id, server: task.server };
+}

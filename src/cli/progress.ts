@@ -1,0 +1,36 @@
+/**
+ * Progress lines for a person watching a run: one line when a task starts,
+ * finishes or fails (with server and duration), server trouble and
+ * notifications as they happen.
+ */
+import type { BusEvent } from '../core/bus-events.js';
+
+export function formatProgress(event: BusEvent): string | undefined {
+  switch (event.type) {
+    case 'run.started':
+      return `▶ ${event.workflow} (${event.pattern})`;
+    case 'run.breakdown':
+      return `  breakdown: ${event.tasks.length} task${event.tasks.length === 1 ? '' : 's'} (${event.source})`;
+    case 'task.started':
+      return `  … ${event.task.id}  ${event.task.server}.${event.task.tool}`;
+    case 'task.completed':
+      return `  ✓ ${event.task.id}  ${event.task.server}.${event.task.tool}  ${formatMs(event.durationMs)}`;
+    case 'task.failed':
+      return `  ✗ ${event.task.id}  ${event.task.server}.${event.task.tool}  ${formatMs(event.durationMs)}  ${event.error.message}`;
+    case 'task.skipped':
+      return `  - ${event.task.id}  skipped: ${event.reason}`;
+    case 'server.state':
+      if (event.state === 'unavailable') return `  ! server ${event.server} unavailable${event.error ? `: ${event.error.message}` : ''}`;
+      return undefined;
+    case 'notification':
+      return `  ${event.notification.level === 'info' ? 'i' : '!'} ${event.notification.message}`;
+    case 'run.finished':
+      return event.error ? `■ ${event.status}: ${event.error.message}` : `■ ${event.status}`;
+    default:
+      return undefined;
+  }
+}
+
+export function formatMs(ms: number): string {
+  return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
+}

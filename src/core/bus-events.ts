@@ -1,0 +1,47 @@
+/**
+ * Events on the run bus. Every event carries the run id and a timestamp
+ * (`at`, ms since the epoch) so embedders can merge buses of several runs.
+ */
+import type { ErrorInfo } from './errors.js';
+import type { Notification, PatternName, RunStatus, ToolInfo, ToolResult } from './results.js';
+import type { ServerLifecycle } from './server-port.js';
+
+export interface TaskRef {
+  id: string;
+  server: string;
+  tool: string;
+}
+
+/** Events a coordinating machine emits; the engine stamps them onto the bus. */
+export type RunEvent =
+  | { type: 'run.phase'; phase: RunPhase }
+  | { type: 'run.breakdown'; tasks: TaskRef[]; source: 'workflow' | 'planner' | 'workflow+planner' }
+  | { type: 'task.started'; task: TaskRef; args: Record<string, unknown> }
+  | { type: 'task.context'; task: TaskRef; resources: string[] }
+  | { type: 'task.completed'; task: TaskRef; result: ToolResult; durationMs: number }
+  | { type: 'task.failed'; task: TaskRef; error: ErrorInfo; result?: ToolResult; durationMs: number }
+  | { type: 'task.skipped'; task: TaskRef; reason: string }
+  | { type: 'notification'; notification: Omit<Notification, 'at'> };
+
+export type RunPhase = 'initializing' | 'planning' | 'breakdown' | 'executing' | 'synthesizing';
+
+/** Events a server actor publishes about itself and every call it served. */
+export type ServerEvent =
+  | { type: 'server.state'; server: string; state: ServerLifecycle; tools?: ToolInfo[]; error?: ErrorInfo; pid?: number }
+  | { type: 'server.call.result'; server: string; callId: string; tool: string; result: ToolResult; durationMs: number; task?: string }
+  | { type: 'server.call.error'; server: string; callId: string; tool: string; error: ErrorInfo; durationMs: number; task?: string }
+  | { type: 'server.log'; server: string; line: string };
+
+/** Bracketing events the engine publishes. */
+export type LifecycleEvent =
+  | { type: 'run.started'; workflow: string; pattern: PatternName }
+  | { type: 'run.finished'; status: RunStatus; output: string; error?: ErrorInfo };
+
+export type BusPayload = RunEvent | ServerEvent | LifecycleEvent;
+
+export type BusEvent = BusPayload & { runId: string; at: number };
+
+export type BusEventType = BusEvent['type'];
+
+/** The bus event of one type, for typed filters. */
+export type BusEventOf<T extends BusEventType> = Extract<BusEvent, { type: T }>;

@@ -1,0 +1,64 @@
+import type { ErrorInfo } from './errors.js';
+
+/** A tool's result as Ensemble keeps it: the MCP result plus what templates read. */
+export interface ToolResult {
+  /** Every text content block, joined with newlines. */
+  text: string;
+  /** `structuredContent`, or `text` parsed as JSON, or undefined. */
+  json: unknown;
+  /** The tool said it failed (`isError: true`): a normal result, not a protocol error. */
+  isError: boolean;
+  content: unknown[];
+  structuredContent?: unknown;
+}
+
+export interface ResourceResult {
+  uri: string;
+  text: string;
+  json: unknown;
+}
+
+export interface ToolInfo {
+  name: string;
+  description?: string;
+}
+
+export type TaskStatus = 'pending' | 'running' | 'completed' | 'failed' | 'skipped' | 'cancelled';
+
+export type RunStatus = 'completed' | 'degraded' | 'failed';
+
+export type PatternName = 'sequential' | 'parallel' | 'graceful-degradation' | 'multi-server' | 'aggregator';
+
+export interface TaskReport {
+  id: string;
+  server: string;
+  tool: string;
+  status: TaskStatus;
+  text: string;
+  isError: boolean;
+  durationMs?: number;
+  json?: unknown;
+  error?: ErrorInfo;
+}
+
+export interface Notification {
+  at: number;
+  level: 'info' | 'warning' | 'error';
+  message: string;
+  server?: string;
+  task?: string;
+}
+
+/** What a run produces; `--json` prints exactly this. */
+export interface RunReport {
+  runId: string;
+  workflow: string;
+  pattern: PatternName;
+  status: RunStatus;
+  tasks: TaskReport[];
+  output: string;
+  notifications: Notification[];
+  error?: ErrorInfo;
+  startedAt: number;
+  finishedAt: number;
+}

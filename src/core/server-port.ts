@@ -1,0 +1,38 @@
+/**
+ * The server port: the events a coordinating machine exchanges with a server
+ * actor. Machines know only this; how a server is reached (stdio, HTTP, in
+ * memory) lives in `actors/` and is wired by the engine.
+ *
+ * A server actor is spawned with `ServerActorInput`, reports `server.ready`
+ * or `server.unavailable` to its parent, and answers every `server.call` /
+ * `server.read` with exactly one reply carrying the same `callId`.
+ */
+import type { ErrorInfo } from './errors.js';
+import type { ResourceResult, ToolInfo, ToolResult } from './results.js';
+import type { ServerSpec } from './workflow.js';
+
+export interface ServerActorInput {
+  /** Name of the server in the workflow; also the actor's id. */
+  name: string;
+  spec: ServerSpec;
+  runId: string;
+  /** Default per-call timeout when a call gives none. */
+  timeoutMs: number;
+}
+
+/** Commands a machine sends to a server actor. */
+export type ServerCommand =
+  | { type: 'server.call'; callId: string; tool: string; args: Record<string, unknown>; timeoutMs?: number; task?: string }
+  | { type: 'server.read'; callId: string; uri: string; timeoutMs?: number; task?: string }
+  | { type: 'server.cancel'; callId: string; reason: string };
+
+/** Replies and lifecycle reports a server actor sends to its parent. */
+export type ServerReport =
+  | { type: 'server.ready'; server: string; tools: ToolInfo[] }
+  | { type: 'server.unavailable'; server: string; error: ErrorInfo }
+  | { type: 'server.result'; server: string; callId: string; result: ToolResult; durationMs: number }
+  | { type: 'server.resource'; server: string; callId: string; resource: ResourceResult; durationMs: number }
+  | { type: 'server.failed'; server: string; callId: string; error: ErrorInfo; durationMs: number };
+
+/** The lifecycle states every server actor exposes (as its top-level state value). */
+export type ServerLifecycle = 'connecting' | 'ready' | 'busy' | 'unavailable' | 'closed';

@@ -1,0 +1,119 @@
+/**
+ * The engine: wires a pattern machine to real server actors, the bus and the
+ * synthesizer, runs it, and makes sure every server process is gone before
+ * the report is handed back.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Observable } from 'rxjs';
+import { createActor, fromPromise, type InspectionEvent, type Observer } from 'xstate';
+import { createServerActor } from '../../actors/server.actor.js';
+import { sequentialMachine } from '../../machines/sequential.machine.js';
+import { createBus } from '../bus.js';
+import type { BusEvent } from '../core/bus-events.js';
+import { toErrorInfo, type ErrorInfo } from '../core/errors.js';
+import type { RunReport, RunStatus } from '../core/results.js';
+import type { Workflow } from '../core/workflow.js';
+import { createSynthesizer } from '../synthesizer.js';
+
+export interface RunOptions {
+  /** Defaults to a random UUID. */
+  runId?: string;
+  /**
+   * XState's inspection hook, passed to every actor of the run: give it
+   * `createBrowserInspector().inspect` from `@statelyai/inspect`, or any observer.
+   */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** Aborting cancels the run: in-flight calls are cancelled and servers closed. */
+  signal?: AbortSignal;
+}
+
+export interface Run {
+  readonly runId: string;
+  /** Every event of the run. Subscribe before `start()` to see them all. */
+  readonly events$: Observable<BusEvent>;
+  /** Runs the workflow once; later calls return the same promise. Never rejects for a failed run: read `status`. */
+  start(): Promise<RunReport>;
+  cancel(reason?: string): void;
+}
+
+/**
+ * Prepares a run of a validated workflow without starting it.
+ *
+ * @example
+ * const run = createRun(await readWorkflowFile('flow.yaml'));
+ * run.events$.subscribe((event) => console.log(event.type));
+ * const report = await run.start();
+ */
+export function createRun(workflow: Workflow, options: RunOptions = {}): Run {
+  const runId = options.runId ?? randomUUID();
+  const bus = createBus(runId);
+  const pattern = 'sequential' as const;
+  let started: Promise<RunReport> | undefined;
+  let cancel: (reason: string) => void = () => undefined;
+
+  const execute = async (): Promise<RunReport> => {
+    const startedAt = Date.now();
+    const synthesizer = createSynthesizer(bus, { workflow, pattern });
+    const closes = new Set<Promise<void>>();
+    const server = createServerActor({ publish: bus.publish, trackClose: (closing) => closes.add(closing) });
+    const machine = sequentialMachine.provide({
+      actors: {
+        server,
+        synthesize: fromPromise(async () => synthesizer.synthesize()),
+      },
+    });
+
+    bus.publish({ type: 'run.started', workflow: workflow.name, pattern });
+    const actor = createActor(machine, {
+      input: { runId, workflow },
+      ...(options.inspect ? { inspect: options.inspect } : {}),
+    });
+    actor.on('*', (event) => bus.publish(event));
+    const finished = new Promise<void>((resolve) => {
+      actor.subscribe({ complete: resolve, error: () => resolve() });
+    });
+    cancel = (reason) => actor.send({ type: 'run.cancel', reason });
+    const onAbort = () => cancel(String(options.signal?.reason ?? 'aborted'));
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+
+    actor.start();
+    if (options.signal?.aborted) onAbort();
+    await finished;
+    options.signal?.removeEventListener('abort', onAbort);
+
+    const snapshot = actor.getSnapshot();
+    actor.stop();
+    await settleAll(closes);
+
+    let error: ErrorInfo | undefined;
+    let output = '';
+    if (snapshot.status === 'error') {
+      error = toErrorInfo(snapshot.error, { code: 'INTERNAL' });
+    } else {
+      output = snapshot.output?.output ?? '';
+      error = snapshot.output?.error;
+    }
+    const status: RunStatus = error ? 'failed' : 'completed';
+    bus.publish(error ? { type: 'run.finished', status, output, error } : { type: 'run.finished', status, output });
+    const report = synthesizer.report(status, error ? { output, error, startedAt } : { output, startedAt });
+    synthesizer.stop();
+    bus.complete();
+    return report;
+  };
+
+  return {
+    runId,
+    events$: bus.events$,
+    start: () => (started ??= execute()),
+    cancel: (reason = 'cancelled') => cancel(reason),
+  };
+}
+
+/** Waits for every close, including ones that start while waiting. */
+async function settleAll(closes: Set<Promise<void>>): Promise<void> {
+  let seen = 0;
+  while (seen !== closes.size) {
+    seen = closes.size;
+    await Promise.allSettled([...closes]);
+  }
+}
