@@ -82,7 +82,7 @@ export class McpConnection {
       const raw = await this.client.callTool({ name: tool, arguments: args }, undefined, requestOptions(options));
       return toToolResult(raw);
     } catch (error) {
-      throw this.describeCallFailure(error, `tool ${tool}`, options.timeoutMs);
+      throw this.describeCallFailure(error, `tool ${tool}`, options);
     }
   }
 
@@ -90,7 +90,7 @@ export class McpConnection {
     try {
       return toResourceResult(uri, await this.client.readResource({ uri }, requestOptions(options)));
     } catch (error) {
-      throw this.describeCallFailure(error, `resource ${uri}`, options.timeoutMs);
+      throw this.describeCallFailure(error, `resource ${uri}`, options);
     }
   }
 
@@ -98,7 +98,7 @@ export class McpConnection {
     try {
       await this.client.ping({ timeout: timeoutMs });
     } catch (error) {
-      throw this.describeCallFailure(error, 'ping', timeoutMs);
+      throw this.describeCallFailure(error, 'ping', { timeoutMs });
     }
   }
 
@@ -122,13 +122,14 @@ export class McpConnection {
     return withStderr({ code: 'SERVER_START_FAILED', message, server: this.server, cause }, this.stderr());
   }
 
-  private describeCallFailure(error: unknown, what: string, timeoutMs: number): ErrorInfo {
+  private describeCallFailure(error: unknown, what: string, options: CallOptions): ErrorInfo {
     const cause = errorMessage(error);
-    if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
-      return { code: 'CALL_TIMEOUT', message: `server "${this.server}": ${what} timed out after ${timeoutMs} ms`, server: this.server, cause };
+    // The SDK reports an aborted request as a RequestTimeout too: ask the signal first.
+    if (options.signal?.aborted) {
+      return { code: 'CANCELLED', message: `server "${this.server}": ${what} was cancelled (${String(options.signal.reason)})`, server: this.server, cause };
     }
-    if ((error as Error)?.name === 'AbortError' || /aborted/i.test(cause)) {
-      return { code: 'CANCELLED', message: `server "${this.server}": ${what} was cancelled`, server: this.server, cause };
+    if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
+      return { code: 'CALL_TIMEOUT', message: `server "${this.server}": ${what} timed out after ${options.timeoutMs} ms`, server: this.server, cause };
     }
     const exit = this.exitSummary();
     if (exit || (error instanceof McpError && error.code === ErrorCode.ConnectionClosed)) {

@@ -292,6 +292,7 @@ export const sequentialMachine = setup({
     synthesizing: {
       entry: { type: 'phase', params: { phase: 'synthesizing' } },
       invoke: {
+        id: 'synthesize',
         src: 'synthesize',
         input: ({ context }) => ({ runId: context.runId }),
         onDone: { target: 'finalOutput', actions: assign({ output: ({ event }) => event.output }) },

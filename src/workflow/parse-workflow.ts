@@ -1,0 +1,198 @@
+/**
+ * From a parsed document (plain data from YAML or JSON) to a `Workflow`:
+ * validated, defaults filled in, relative paths resolved, `${VAR}`s
+ * substituted and every reference checked, so nothing that runs later needs
+ * to know the file or re-check it.
+ */
+import { basename, extname, isAbsolute, resolve } from 'node:path';
+import { EnsembleError } from '../core/errors.js';
+import {
+  DEFAULT_CALL_TIMEOUT_MS,
+  type PlanSpec,
+  type ServerSpec,
+  type Workflow,
+} from '../core/workflow.js';
+import {
+  checkOutputReferences,
+  checkPlanArgs,
+  checkServerName,
+  checkTaskReferences,
+} from './references.js';
+import {
+  formatFieldPath,
+  listSchemaProblems,
+  workflowSchema,
+  type FieldPath,
+  type Problem,
+  type RawServer,
+} from './workflow.schema.js';
+
+export interface ParseWorkflowOptions {
+  /** The file the document came from, as the user named it; used in messages and made absolute for `Workflow.file`. */
+  file?: string;
+  /** Folder that relative paths resolve against: normally the file's folder. */
+  dir: string;
+  /** Variables for `${NAME}` in server `env` and `headers`; default `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Finds the 1-based line of a field in the source, so errors can point at it. */
+  lineOf?: (path: FieldPath) => number | undefined;
+}
+
+/**
+ * Validates a workflow document and turns it into a `Workflow`. Reports every
+ * problem found at once (one per line), as an `EnsembleError` with code
+ * `INVALID_WORKFLOW`, `file`, and the first problem's `field` and `line`.
+ *
+ * @example
+ * const workflow = parseWorkflow(YAML.parse(text), { file: 'wf.yaml', dir: '/work/flows' })
+ * workflow.servers.fs // { kind: 'stdio', command: 'npx', args: [...], env: {}, cwd: '/work/flows' }
+ *
+ * @example
+ * parseWorkflow({ servers: { fs: { comand: 'npx' } }, tasks: [] }, { file: 'wf.yaml', dir: '.' })
+ * // throws: wf.yaml: servers.fs.comand: unknown field; did you mean "command"?
+ */
+export function parseWorkflow(raw: unknown, options: ParseWorkflowOptions): Workflow {
+  const parsed = workflowSchema.safeParse(raw, { reportInput: true });
+  if (!parsed.success) throw toWorkflowError(listSchemaProblems(parsed.error), options);
+  const document = parsed.data;
+
+  const dir = resolve(options.dir);
+  const problems: Problem[] = [];
+  const variables = { ...(options.env ?? process.env), WORKFLOW_DIR: dir };
+  const servers: Record<string, ServerSpec> = {};
+  for (const [name, server] of Object.entries(document.servers)) {
+    servers[name] = toServerSpec(server, { dir, variables, at: ['servers', name], problems });
+  }
+  const serverNames = Object.keys(servers);
+  const tasks = document.tasks ?? [];
+
+  let plan: PlanSpec | undefined;
+  if (document.plan) {
+    plan = document.plan;
+    const serverProblem = checkServerName(plan.server, serverNames, ['plan', 'server']);
+    if (serverProblem) problems.push(serverProblem);
+    problems.push(...checkPlanArgs(plan.args));
+  } else if (tasks.length === 0) {
+    problems.push({ path: ['tasks'], message: 'a workflow needs at least one task (or a plan)' });
+  }
+
+  problems.push(...checkTaskReferences(tasks, { servers: serverNames, earlierTaskIds: [] }));
+  if (document.output !== undefined) {
+    problems.push(
+      ...checkOutputReferences(document.output, {
+        taskIds: tasks.map((task) => task.id),
+        allowUnknownTasks: plan !== undefined,
+      }),
+    );
+  }
+  if (problems.length > 0) throw toWorkflowError(problems, options);
+
+  return {
+    name: document.name ?? nameAfter(options.file),
+    ...(options.file !== undefined ? { file: resolve(options.file) } : {}),
+    dir,
+    servers,
+    ...(plan !== undefined ? { plan } : {}),
+    tasks,
+    ...(document.output !== undefined ? { output: document.output } : {}),
+    timeoutMs: document.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
+  };
+}
+
+function nameAfter(file: string | undefined): string {
+  return file === undefined ? 'workflow' : basename(file, extname(file));
+}
+
+interface ServerContext {
+  dir: string;
+  variables: Readonly<Record<string, string | undefined>>;
+  at: FieldPath;
+  problems: Problem[];
+}
+
+/** The schema guarantees exactly one of `command` / `url`, and only the keys of that kind. */
+function toServerSpec(server: RawServer, context: ServerContext): ServerSpec {
+  const timeout = server.timeoutMs !== undefined ? { timeoutMs: server.timeoutMs } : {};
+  if (server.url !== undefined) {
+    return {
+      kind: 'http',
+      url: server.url,
+      headers: substituteAll(server.headers ?? {}, [...context.at, 'headers'], context),
+      ...timeout,
+    };
+  }
+  return {
+    kind: 'stdio',
+    command: resolveCommand(server.command ?? '', context.dir),
+    args: (server.args ?? []).map((arg) => resolveArg(arg, context.dir)),
+    env: substituteAll(server.env ?? {}, [...context.at, 'env'], context),
+    cwd: resolve(context.dir, server.cwd ?? '.'),
+    ...timeout,
+  };
+}
+
+/** A bare name (`npx`, `node`) is looked up on PATH by the OS; anything with a separator is a path. */
+function resolveCommand(command: string, dir: string): string {
+  if (isAbsolute(command) || !/[\\/]/.test(command)) return command;
+  return resolve(dir, command);
+}
+
+/** Only args that are unmistakably relative paths: `./x`, `../x`. Others (`-y`, package names) pass through. */
+function resolveArg(arg: string, dir: string): string {
+  return /^\.\.?[\\/]/.test(arg) ? resolve(dir, arg) : arg;
+}
+
+/** `$${` first so an escaped `${` is never read as a reference; a lone `${` is unclosed. */
+const VARIABLE = /\$\$\{|\$\{([^}]*)\}|\$\{/g;
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function substituteAll(values: Record<string, string>, at: FieldPath, context: ServerContext): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(values)) {
+    out[key] = substituteVariables(value, [...at, key], context);
+  }
+  return out;
+}
+
+/**
+ * Replaces `${NAME}` with the variable's value. A variable that is not set is
+ * an error rather than an empty string: a server started without its token
+ * fails later in a far more confusing way.
+ */
+function substituteVariables(value: string, path: FieldPath, context: ServerContext): string {
+  if (!value.includes('${')) return value;
+  return value.replace(VARIABLE, (match, name: string | undefined) => {
+    if (match === '$${') return '${';
+    if (name === undefined) {
+      context.problems.push({ path, message: 'unclosed "${" (write "$${" for a literal "${")' });
+      return match;
+    }
+    const trimmed = name.trim();
+    if (!VARIABLE_NAME.test(trimmed)) {
+      context.problems.push({ path, message: `"${match}" is not a valid variable reference (write "$\${" for a literal "\${")` });
+      return match;
+    }
+    const variable = context.variables[trimmed];
+    if (variable === undefined) {
+      context.problems.push({ path, message: `environment variable ${trimmed} is not set (used as ${match})` });
+      return match;
+    }
+    return variable;
+  });
+}
+
+function toWorkflowError(problems: Problem[], options: ParseWorkflowOptions): EnsembleError {
+  const prefix = options.file !== undefined ? `${options.file}: ` : '';
+  const lines = problems.map((problem) => {
+    const field = formatFieldPath(problem.path);
+    return `${prefix}${field !== '' ? `${field}: ` : ''}${problem.message}`;
+  });
+  const first = problems[0];
+  const field = first ? formatFieldPath(first.path) : '';
+  const line = first ? options.lineOf?.(first.path) : undefined;
+  return new EnsembleError('INVALID_WORKFLOW', lines.join('\n'), {
+    ...(options.file !== undefined ? { file: options.file } : {}),
+    ...(field !== '' ? { field } : {}),
+    ...(line !== undefined ? { line } : {}),
+  });
+}

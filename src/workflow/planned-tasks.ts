@@ -1,0 +1,69 @@
+/**
+ * A planner tool's result, turned into tasks held to the same rules as the
+ * workflow's own: same schema, same server and placeholder checks.
+ */
+import { z } from 'zod';
+import { EnsembleError } from '../core/errors.js';
+import type { TaskSpec, Workflow } from '../core/workflow.js';
+import { checkTaskReferences } from './references.js';
+import { describeValue, formatFieldPath, listSchemaProblems, taskSchema, type Problem } from './workflow.schema.js';
+
+export interface PlannedTasksContext {
+  workflow: Workflow;
+  /** How the planner is named in messages, e.g. `planner.make_plan` (server.tool). */
+  planner: string;
+  /** Ids of the tasks that run before the planned ones; planned tasks may use their results. */
+  earlierTaskIds: string[];
+}
+
+/**
+ * Only `tasks` is read from a `{ tasks: [...] }` result: planners (often
+ * model-backed) add notes or reasoning beside it, and those are harmless.
+ * The tasks themselves are strict.
+ */
+const plannedSchema = z.object({ tasks: z.array(taskSchema) });
+
+/**
+ * Validates a planner's JSON result (an array of tasks, or `{ tasks: [...] }`)
+ * into `TaskSpec`s. Planned tasks may use the results of `earlierTaskIds` and
+ * of planned tasks listed before them. Throws `EnsembleError('INVALID_PLAN')`
+ * with `field` (e.g. `tasks[1].server`) and the planner's `server`.
+ *
+ * @example
+ * parsePlannedTasks({ tasks: [{ id: 'a', server: 'fs', tool: 'read_text_file', args: { path: 'x' } }] },
+ *   { workflow, planner: 'planner.make_plan', earlierTaskIds: [] })
+ * // [{ id: 'a', server: 'fs', tool: 'read_text_file', args: { path: 'x' }, context: [] }]
+ */
+export function parsePlannedTasks(value: unknown, context: PlannedTasksContext): TaskSpec[] {
+  const server = context.workflow.plan?.server ?? context.planner.split('.')[0] ?? context.planner;
+  const fail = (problems: Problem[]): EnsembleError => toPlanError(problems, context.planner, server);
+
+  const candidate = Array.isArray(value) ? { tasks: value } : value;
+  if (candidate === null || typeof candidate !== 'object' || !('tasks' in candidate)) {
+    throw fail([{ path: [], message: `expected a list of tasks or { "tasks": [...] }, got ${describeValue(value)}` }]);
+  }
+  const parsed = plannedSchema.safeParse(candidate, { reportInput: true });
+  if (!parsed.success) throw fail(listSchemaProblems(parsed.error));
+
+  const tasks = parsed.data.tasks;
+  if (tasks.length === 0 && context.earlierTaskIds.length === 0) {
+    throw fail([{ path: ['tasks'], message: 'no tasks, and the workflow has none of its own: there is nothing to run' }]);
+  }
+  const problems = checkTaskReferences(tasks, {
+    servers: Object.keys(context.workflow.servers),
+    earlierTaskIds: context.earlierTaskIds,
+  });
+  if (problems.length > 0) throw fail(problems);
+  return tasks;
+}
+
+function toPlanError(problems: Problem[], planner: string, server: string): EnsembleError {
+  const lines = problems.map((problem) => {
+    const field = formatFieldPath(problem.path);
+    return `${field !== '' ? `${field}: ` : ''}${problem.message}`;
+  });
+  const head = `planner ${planner} returned an invalid plan:`;
+  const message = lines.length === 1 ? `${head} ${lines[0]}` : [head, ...lines.map((line) => `  ${line}`)].join('\n');
+  const field = problems[0] ? formatFieldPath(problems[0].path) : '';
+  return new EnsembleError('INVALID_PLAN', message, { ...(field !== '' ? { field } : {}), server });
+}

@@ -1,0 +1,152 @@
+/**
+ * Reading a workflow file: syntax errors carry the line they are on, and
+ * validation errors the line of the field concerned.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, extname, resolve } from 'node:path';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { EnsembleError } from '../core/errors.js';
+import type { Workflow } from '../core/workflow.js';
+import { parseWorkflow } from './parse-workflow.js';
+import type { FieldPath } from './workflow.schema.js';
+
+/**
+ * Reads and validates a workflow file. `.json` is parsed as JSON; anything
+ * else (`.yaml`, `.yml`, no or unknown extension) as YAML, which also reads
+ * JSON. Relative paths in the workflow resolve against the file's folder.
+ *
+ * Throws `EnsembleError` with code `WORKFLOW_NOT_FOUND`, `YAML_SYNTAX` (with
+ * `line`) or `INVALID_WORKFLOW` (see `parseWorkflow`).
+ *
+ * @example
+ * const workflow = await readWorkflowFile('examples/copy.yaml')
+ * workflow.file // '/abs/path/examples/copy.yaml'
+ */
+export async function readWorkflowFile(path: string): Promise<Workflow> {
+  const absolute = resolve(path);
+  const text = stripByteOrderMark(await readText(path, absolute));
+  const source = extname(path).toLowerCase() === '.json' ? readJson(text, path) : readYaml(text, path);
+  return parseWorkflow(source.value, { file: path, dir: dirname(absolute), lineOf: source.lineOf });
+}
+
+interface Source {
+  value: unknown;
+  lineOf: (path: FieldPath) => number | undefined;
+}
+
+async function readText(path: string, absolute: string): Promise<string> {
+  try {
+    return await readFile(absolute, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const message =
+      code === 'ENOENT' || code === 'ENOTDIR'
+        ? `workflow file not found: ${path}`
+        : code === 'EISDIR'
+          ? `${path} is a folder, not a workflow file`
+          : `cannot read workflow file ${path}: ${(error as Error).message}`;
+    throw new EnsembleError('WORKFLOW_NOT_FOUND', message, { file: path, cause: error });
+  }
+}
+
+/** Editors on Windows like to add one; JSON.parse rejects it. */
+function stripByteOrderMark(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+function readYaml(text: string, file: string): Source {
+  const lineCounter = new LineCounter();
+  // Duplicate keys are errors by default (`uniqueKeys`), which is what we want: the last one silently winning hides typos.
+  const document = parseDocument(text, { lineCounter, prettyErrors: true });
+  const [error] = document.errors;
+  if (error) {
+    const position = error.linePos?.[0];
+    // With prettyErrors the message ends with " at line L, column C:" and a code excerpt; we report the position ourselves.
+    const what =
+      error.code === 'MULTIPLE_DOCS'
+        ? 'a workflow file holds one YAML document, but this one has more (a second "---")'
+        : (error.message.split('\n')[0] ?? error.message).replace(/ at line \d+, column \d+:?$/, '');
+    const where = position ? `line ${position.line}, column ${position.col}: ` : '';
+    throw new EnsembleError('YAML_SYNTAX', `${file}: ${where}${what}`, {
+      file,
+      ...(position ? { line: position.line } : {}),
+      cause: error,
+    });
+  }
+  let value: unknown;
+  try {
+    // An empty file has null contents; `undefined` makes the message say "got nothing" rather than "got null".
+    value = document.contents === null ? undefined : document.toJS();
+  } catch (cause) {
+    // e.g. too many alias expansions: still a problem with the text, not the workflow.
+    throw new EnsembleError('YAML_SYNTAX', `${file}: ${(cause as Error).message}`, { file, cause });
+  }
+  return { value, lineOf: (path) => findLine(document, lineCounter, path) };
+}
+
+function readJson(text: string, file: string): Source {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    const message = (cause as Error).message;
+    const line = findJsonErrorLine(message, text);
+    throw new EnsembleError('YAML_SYNTAX', `${file}: ${line !== undefined ? `line ${line}: ` : ''}invalid JSON: ${message}`, {
+      file,
+      ...(line !== undefined ? { line } : {}),
+      cause,
+    });
+  }
+  // Only needed when validation fails, and JSON is YAML, so reuse the YAML locator lazily.
+  let located: { document: Document; lineCounter: LineCounter } | undefined;
+  return {
+    value,
+    lineOf: (path) => {
+      if (!located) {
+        const lineCounter = new LineCounter();
+        located = { document: parseDocument(text, { lineCounter }), lineCounter };
+      }
+      return findLine(located.document, located.lineCounter, path);
+    },
+  };
+}
+
+/** V8 says "… (line L column C)" in newer versions and "… at position N" in older ones. */
+function findJsonErrorLine(message: string, text: string): number | undefined {
+  const line = /\(line (\d+) column \d+\)/.exec(message);
+  if (line) return Number(line[1]);
+  const position = /at position (\d+)/.exec(message);
+  if (position) return text.slice(0, Number(position[1])).split('\n').length;
+  if (/Unexpected end of JSON input/.test(message)) return text.split('\n').length;
+  return undefined;
+}
+
+/**
+ * The line of the deepest node along `path` that exists: the key itself for
+ * a mapping entry (an unknown key, a wrong value), or the nearest parent
+ * when the field is missing.
+ */
+function findLine(document: Document, lineCounter: LineCounter, path: FieldPath): number | undefined {
+  let node: unknown = document.contents;
+  let found: Node | undefined = isNode(node) ? node : undefined;
+  for (const segment of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment));
+      if (!pair) break;
+      if (isNode(pair.key)) found = pair.key;
+      node = pair.value;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      node = node.items[segment];
+      if (!isNode(node)) break;
+      found = node;
+    } else {
+      break;
+    }
+  }
+  const offset = found?.range?.[0];
+  return offset === undefined ? undefined : lineCounter.linePos(offset).line;
+}
+
+function isNode(value: unknown): value is Node {
+  return isMap(value) || isSeq(value) || isScalar(value);
+}

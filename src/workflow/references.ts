@@ -1,0 +1,234 @@
+/**
+ * What workflow fields may refer to, checked before anything runs: servers
+ * named by tasks, and the `{{ … }}` placeholders in task args and output.
+ *
+ * The checks return problems instead of throwing so a caller can report
+ * every mistake in a document at once, and so the same checks serve both the
+ * workflow file and a planner's result (which are reported differently).
+ */
+import { listPlaceholders } from '../core/template.js';
+import type { TaskSpec } from '../core/workflow.js';
+import { formatFieldPath, type FieldPath, type Problem } from './workflow.schema.js';
+
+/**
+ * A placeholder path, understood.
+ * `path` holds the segments after `json` (empty for `text` and for plain `json`).
+ */
+export type Reference =
+  | { source: 'task'; task: string; part: 'text' | 'json'; path: string[] }
+  | { source: 'context'; index: number; part: 'text' | 'json'; path: string[] };
+
+const TASK_ARG_FORMS = 'tasks.<id>.text, tasks.<id>.json[.path], context.<n>.text or context.<n>.json[.path]';
+const OUTPUT_FORMS = 'tasks.<id>.text or tasks.<id>.json[.path]';
+
+/**
+ * Reads a placeholder path (what is between `{{` and `}}`); `undefined` when
+ * it has no allowed shape.
+ *
+ * @example
+ * parseReference('tasks.read.json.items.0') // { source: 'task', task: 'read', part: 'json', path: ['items', '0'] }
+ * parseReference('context.1.text')          // { source: 'context', index: 1, part: 'text', path: [] }
+ * parseReference('tasks.read')              // undefined
+ */
+export function parseReference(placeholder: string): Reference | undefined {
+  // Same splitting as the renderer, so what passes here resolves the same way at run time.
+  const segments = placeholder.split('.').map((segment) => segment.trim());
+  const [source, key, part, ...rest] = segments;
+  if (key === undefined || key === '') return undefined;
+  if (part !== 'text' && part !== 'json') return undefined;
+  if (part === 'text' && rest.length > 0) return undefined;
+  if (rest.some((segment) => segment === '')) return undefined;
+  if (source === 'tasks') return { source: 'task', task: key, part, path: rest };
+  if (source === 'context' && /^(0|[1-9][0-9]*)$/.test(key)) {
+    return { source: 'context', index: Number(key), part, path: rest };
+  }
+  return undefined;
+}
+
+export interface TaskReferenceOptions {
+  /** Names of the servers the workflow declares. */
+  servers: readonly string[];
+  /** Ids of tasks that run before the first of these tasks (for a planner's tasks: the workflow's own). */
+  earlierTaskIds: readonly string[];
+  /** Where the task list sits in the document, for messages; default `['tasks']`. */
+  at?: FieldPath;
+}
+
+/**
+ * Checks a task list's references, in order: ids are unique (also against
+ * `earlierTaskIds`), every `server` (of the task and of its context entries)
+ * is declared, and every placeholder in `args` has an allowed shape and
+ * refers to a task listed before it or to an entry of the task's own
+ * `context`.
+ *
+ * @example
+ * const problems = checkTaskReferences(workflow.tasks, { servers: Object.keys(workflow.servers), earlierTaskIds: [] })
+ * // [{ path: ['tasks', 2, 'server'], message: 'unknown server "fz" (servers: fs, api)' }]
+ */
+export function checkTaskReferences(tasks: readonly TaskSpec[], options: TaskReferenceOptions): Problem[] {
+  const at = options.at ?? ['tasks'];
+  const problems: Problem[] = [];
+  const earlier = new Set(options.earlierTaskIds);
+  const firstIndex = new Map<string, number>();
+  tasks.forEach((task, index) => {
+    if (!firstIndex.has(task.id)) firstIndex.set(task.id, index);
+  });
+
+  tasks.forEach((task, index) => {
+    const taskAt = [...at, index];
+    const first = firstIndex.get(task.id);
+    if (earlier.has(task.id)) {
+      problems.push({ path: [...taskAt, 'id'], message: `task id "${task.id}" is already used by an earlier task` });
+    } else if (first !== undefined && first !== index) {
+      problems.push({
+        path: [...taskAt, 'id'],
+        message: `duplicate task id "${task.id}" (also ${formatFieldPath([...at, first])})`,
+      });
+    }
+
+    const serverProblem = checkServerName(task.server, options.servers, [...taskAt, 'server']);
+    if (serverProblem) problems.push(serverProblem);
+    task.context.forEach((ref, refIndex) => {
+      const refProblem = checkServerName(ref.server, options.servers, [...taskAt, 'context', refIndex, 'server']);
+      if (refProblem) problems.push(refProblem);
+    });
+
+    const scope: ArgScope = { task, index, tasks, earlier, firstIndex };
+    for (const { path, placeholder } of listFieldPlaceholders(task.args, [...taskAt, 'args'])) {
+      const message = checkArgPlaceholder(placeholder, scope);
+      if (message !== undefined) problems.push({ path, message });
+    }
+  });
+  return problems;
+}
+
+/**
+ * Checks that a `server:` field names a declared server.
+ *
+ * @example
+ * checkServerName('fz', ['fs', 'api'], ['plan', 'server'])
+ * // { path: ['plan', 'server'], message: 'unknown server "fz" (servers: fs, api)' }
+ */
+export function checkServerName(name: string, servers: readonly string[], path: FieldPath): Problem | undefined {
+  if (servers.includes(name)) return undefined;
+  const known = servers.length > 0 ? `servers: ${servers.join(', ')}` : 'no servers are declared';
+  return { path, message: `unknown server "${name}" (${known})` };
+}
+
+export interface OutputReferenceOptions {
+  /** Every task id the output may use. */
+  taskIds: readonly string[];
+  /**
+   * Accept ids not in `taskIds`: with a planner, the output may name tasks
+   * that only exist once the plan is made. Shapes are still checked.
+   */
+  allowUnknownTasks?: boolean;
+  /** Default `['output']`. */
+  at?: FieldPath;
+}
+
+/**
+ * Checks the output template: only `tasks.<id>.text|json…`, for tasks that
+ * exist (in any position, since output renders after all of them).
+ *
+ * @example
+ * checkOutputReferences('{{ tasks.sav.text }}', { taskIds: ['read', 'save'] })
+ * // [{ path: ['output'], message: '{{ tasks.sav.text }} refers to unknown task "sav" (tasks: read, save)' }]
+ */
+export function checkOutputReferences(output: string, options: OutputReferenceOptions): Problem[] {
+  const path = options.at ?? ['output'];
+  const problems: Problem[] = [];
+  for (const placeholder of listPlaceholders(output)) {
+    const shown = showPlaceholder(placeholder);
+    const reference = parseReference(placeholder);
+    if (reference === undefined) {
+      problems.push({ path, message: `${shown} is not a valid placeholder; the output can use ${OUTPUT_FORMS}` });
+    } else if (reference.source === 'context') {
+      problems.push({ path, message: `${shown}: the output cannot use context; it can use ${OUTPUT_FORMS}` });
+    } else if (!options.allowUnknownTasks && !options.taskIds.includes(reference.task)) {
+      problems.push({ path, message: `${shown} refers to unknown task "${reference.task}" (${listTasks(options.taskIds)})` });
+    }
+  }
+  return problems;
+}
+
+/**
+ * Plan args are sent before any task has run, so there is nothing a
+ * placeholder could refer to: any placeholder is a mistake.
+ *
+ * @example
+ * checkPlanArgs({ goal: '{{ tasks.a.text }}' })
+ * // [{ path: ['plan', 'args', 'goal'], message: 'plan args cannot use placeholders ({{ tasks.a.text }}): the plan is made before any task runs' }]
+ */
+export function checkPlanArgs(args: Record<string, unknown>, at: FieldPath = ['plan', 'args']): Problem[] {
+  return listFieldPlaceholders(args, at).map(({ path, placeholder }) => ({
+    path,
+    message: `plan args cannot use placeholders (${showPlaceholder(placeholder)}): the plan is made before any task runs`,
+  }));
+}
+
+/**
+ * Every placeholder in a value, with the path of the string holding it.
+ *
+ * @example
+ * listFieldPlaceholders({ content: 'x {{ tasks.a.text }}' }, ['tasks', 1, 'args'])
+ * // [{ path: ['tasks', 1, 'args', 'content'], placeholder: 'tasks.a.text' }]
+ */
+export function listFieldPlaceholders(value: unknown, at: FieldPath): { path: FieldPath; placeholder: string }[] {
+  const found: { path: FieldPath; placeholder: string }[] = [];
+  const visit = (item: unknown, path: FieldPath): void => {
+    if (typeof item === 'string') {
+      for (const placeholder of listPlaceholders(item)) found.push({ path, placeholder });
+    } else if (Array.isArray(item)) {
+      item.forEach((child, index) => visit(child, [...path, index]));
+    } else if (item !== null && typeof item === 'object') {
+      for (const [key, child] of Object.entries(item)) visit(child, [...path, key]);
+    }
+  };
+  visit(value, at);
+  return found;
+}
+
+interface ArgScope {
+  task: TaskSpec;
+  index: number;
+  tasks: readonly TaskSpec[];
+  earlier: ReadonlySet<string>;
+  firstIndex: ReadonlyMap<string, number>;
+}
+
+/** What is wrong with one placeholder in a task's args, or `undefined` when it is fine. */
+function checkArgPlaceholder(placeholder: string, scope: ArgScope): string | undefined {
+  const shown = showPlaceholder(placeholder);
+  const reference = parseReference(placeholder);
+  if (reference === undefined) return `${shown} is not a valid placeholder; use ${TASK_ARG_FORMS}`;
+
+  if (reference.source === 'context') {
+    const count = scope.task.context.length;
+    if (reference.index < count) return undefined;
+    const has = count === 0 ? 'has no context entries' : `has ${count} context ${count === 1 ? 'entry' : 'entries'} (context.0${count > 1 ? `…context.${count - 1}` : ''})`;
+    return `${shown}: task "${scope.task.id}" ${has}`;
+  }
+
+  const target = reference.task;
+  if (scope.earlier.has(target)) return undefined;
+  const position = scope.firstIndex.get(target);
+  if (position === undefined) {
+    const before = [...scope.earlier, ...scope.tasks.slice(0, scope.index).map((task) => task.id)];
+    return `${shown} refers to unknown task "${target}" (${listTasks(before, 'tasks before it')})`;
+  }
+  if (position === scope.index) return `${shown}: task "${target}" cannot use its own result`;
+  if (position > scope.index) {
+    return `${shown}: task "${target}" runs after "${scope.task.id}"; a task can only use results of tasks listed before it`;
+  }
+  return undefined;
+}
+
+function listTasks(ids: readonly string[], label = 'tasks'): string {
+  const unique = [...new Set(ids)];
+  return unique.length > 0 ? `${label}: ${unique.join(', ')}` : `no ${label}`;
+}
+
+function showPlaceholder(placeholder: string): string {
+  return `{{ ${placeholder} }}`;
+}
