@@ -102,7 +102,10 @@ export function createSynthesizer(bus: RunBus, config: SynthesizerConfig): Synth
         workflow: config.workflow.name,
         pattern: config.pattern,
         status,
-        tasks: [...tasks.values()].map((task) => ({ ...task })),
+        tasks: [...tasks.values()].map((task) =>
+          // A failed run never reaches tasks still pending: say so rather than leave them open.
+          status === 'failed' && task.status === 'pending' ? { ...task, status: 'skipped', text: 'not run: the run failed before this task' } : { ...task },
+        ),
         output: extra.output,
         notifications: [...notifications],
         startedAt: extra.startedAt,

@@ -1,0 +1,10 @@
+/**
+ * Every pattern machine, by diagram name. `npm run diagrams` writes
+ * `diagrams/<name>.mmd` for each; the diagrams test fails when one is stale.
+ */
+import type { AnyStateMachine } from 'xstate';
+import { sequentialMachine } from './sequential.machine.js';
+
+export const machineRegistry: Record<string, AnyStateMachine> = {
+  sequential: sequentialMachine,
+};
