@@ -13,7 +13,7 @@ import { assign, fromCallback, sendParent, sendTo, setup, type ActorRefFrom } fr
 import type { BusPayload } from '../src/core/bus-events.js';
 import type { ErrorInfo } from '../src/core/errors.js';
 import type { ToolInfo } from '../src/core/results.js';
-import type { ServerActorInput, ServerCommand, ServerLifecycle, ServerReport } from '../src/core/server-port.js';
+import type { ReplyTarget, ServerActorInput, ServerCommand, ServerLifecycle, ServerReport } from '../src/core/server-port.js';
 import { McpConnection } from './mcp-connection.js';
 
 export interface ServerActorDeps {
@@ -26,7 +26,7 @@ type ConnectionEvent =
   | { type: 'conn.open'; tools: ToolInfo[]; pid?: number }
   | { type: 'conn.failed'; error: ErrorInfo }
   | { type: 'conn.lost'; error: ErrorInfo }
-  | { type: 'conn.reply'; reply: ServerReport };
+  | { type: 'conn.reply'; reply: ServerReport; replyTo?: ReplyTarget };
 
 type ServerActorEvent = ServerCommand | ConnectionEvent | { type: 'server.close' };
 
@@ -60,19 +60,20 @@ function createConnectionLogic(deps: ServerActorDeps) {
       const options = { timeoutMs: command.timeoutMs ?? input.spec.timeoutMs ?? input.timeoutMs, signal: controller.signal };
       const started = performance.now();
       const task = command.task;
+      const reply = (report: ServerReport) => sendBack(command.replyTo ? { type: 'conn.reply', reply: report, replyTo: command.replyTo } : { type: 'conn.reply', reply: report });
       if (command.type === 'server.call') {
         connection.callTool(command.tool, command.args, options).then(
           (result) => {
             inFlight.delete(command.callId);
             const durationMs = performance.now() - started;
             deps.publish({ type: 'server.call.result', server: name, callId: command.callId, tool: command.tool, result, durationMs, ...(task ? { task } : {}) });
-            sendBack({ type: 'conn.reply', reply: { type: 'server.result', server: name, callId: command.callId, result, durationMs } });
+            reply({ type: 'server.result', server: name, callId: command.callId, result, durationMs });
           },
           (error: ErrorInfo) => {
             inFlight.delete(command.callId);
             const durationMs = performance.now() - started;
             deps.publish({ type: 'server.call.error', server: name, callId: command.callId, tool: command.tool, error, durationMs, ...(task ? { task } : {}) });
-            sendBack({ type: 'conn.reply', reply: { type: 'server.failed', server: name, callId: command.callId, error, durationMs } });
+            reply({ type: 'server.failed', server: name, callId: command.callId, error, durationMs });
           },
         );
       } else {
@@ -82,13 +83,13 @@ function createConnectionLogic(deps: ServerActorDeps) {
             inFlight.delete(command.callId);
             const durationMs = performance.now() - started;
             deps.publish({ type: 'server.call.result', server: name, callId: command.callId, tool: what, result: { text: resource.text, json: resource.json, isError: false, content: [] }, durationMs, ...(task ? { task } : {}) });
-            sendBack({ type: 'conn.reply', reply: { type: 'server.resource', server: name, callId: command.callId, resource, durationMs } });
+            reply({ type: 'server.resource', server: name, callId: command.callId, resource, durationMs });
           },
           (error: ErrorInfo) => {
             inFlight.delete(command.callId);
             const durationMs = performance.now() - started;
             deps.publish({ type: 'server.call.error', server: name, callId: command.callId, tool: what, error, durationMs, ...(task ? { task } : {}) });
-            sendBack({ type: 'conn.reply', reply: { type: 'server.failed', server: name, callId: command.callId, error, durationMs } });
+            reply({ type: 'server.failed', server: name, callId: command.callId, error, durationMs });
           },
         );
       }
@@ -96,7 +97,7 @@ function createConnectionLogic(deps: ServerActorDeps) {
 
     return () => {
       for (const controller of inFlight.values()) controller.abort('server closed');
-      deps.trackClose(connection.close().then(() => deps.publish({ type: 'server.state', server: name, state: 'closed' })));
+      deps.trackClose(connection.close().then(() => deps.publish({ type: 'server.state', server: name, replica: input.replica ?? 1, state: 'closed' })));
     };
   });
 }
@@ -110,7 +111,7 @@ function createConnectionLogic(deps: ServerActorDeps) {
  */
 export function createServerActor(deps: ServerActorDeps) {
   const publishState = (context: ServerActorContext, state: ServerLifecycle, extra: { tools?: ToolInfo[]; error?: ErrorInfo; pid?: number } = {}) =>
-    deps.publish({ type: 'server.state', server: context.name, state, ...extra });
+    deps.publish({ type: 'server.state', server: context.name, replica: context.replica ?? 1, state, ...extra });
 
   return setup({
     types: {
@@ -123,6 +124,10 @@ export function createServerActor(deps: ServerActorDeps) {
       isLastCall: ({ context }) => context.inFlight <= 1,
     },
     actions: {
+      deliverReply: ({ event, self }) => {
+        if (event.type !== 'conn.reply') return;
+        (event.replyTo ?? self._parent)?.send(event.reply);
+      },
       countCall: assign({ inFlight: ({ context }) => context.inFlight + 1 }),
       forwardCall: sendTo('connection', ({ event }) => event as ServerCommand),
       // The server cannot take calls now: answer at once so no caller waits forever.
@@ -135,7 +140,7 @@ export function createServerActor(deps: ServerActorDeps) {
         };
         const tool = event.type === 'server.call' ? event.tool : `resources/read ${event.uri}`;
         deps.publish({ type: 'server.call.error', server: context.name, callId: event.callId, tool, error, durationMs: 0, ...(event.task ? { task: event.task } : {}) });
-        self._parent?.send({ type: 'server.failed', server: context.name, callId: event.callId, error, durationMs: 0 } satisfies ServerReport);
+        (event.replyTo ?? self._parent)?.send({ type: 'server.failed', server: context.name, callId: event.callId, error, durationMs: 0 } satisfies ServerReport);
       },
     },
   }).createMachine({
@@ -149,7 +154,7 @@ export function createServerActor(deps: ServerActorDeps) {
         on: {
           'server.close': { target: 'closed' },
           // A reply can arrive after the server was declared unavailable: pass it on all the same.
-          'conn.reply': { actions: [assign({ inFlight: ({ context }) => Math.max(0, context.inFlight - 1) }), sendParent(({ event }) => event.reply)] },
+          'conn.reply': { actions: [assign({ inFlight: ({ context }) => Math.max(0, context.inFlight - 1) }), 'deliverReply'] },
           'server.cancel': { actions: 'forwardCall' },
         },
         states: {
@@ -161,7 +166,7 @@ export function createServerActor(deps: ServerActorDeps) {
                 actions: [
                   assign({ tools: ({ event }) => event.tools }),
                   ({ context, event }) => publishState(context, 'ready', event.pid === undefined ? { tools: event.tools } : { tools: event.tools, pid: event.pid }),
-                  sendParent(({ context, event }) => ({ type: 'server.ready', server: context.name, tools: event.tools }) satisfies ServerReport),
+                  sendParent(({ context, event }) => ({ type: 'server.ready', server: context.name, replica: context.replica ?? 1, tools: event.tools }) satisfies ServerReport),
                 ],
               },
               'conn.failed': { target: 'unavailable', actions: assign({ error: ({ event }) => event.error }) },
@@ -183,8 +188,8 @@ export function createServerActor(deps: ServerActorDeps) {
               'server.call': { actions: ['countCall', 'forwardCall'] },
               'server.read': { actions: ['countCall', 'forwardCall'] },
               'conn.reply': [
-                { guard: 'isLastCall', target: 'ready', actions: [assign({ inFlight: 0 }), sendParent(({ event }) => event.reply)] },
-                { actions: [assign({ inFlight: ({ context }) => context.inFlight - 1 }), sendParent(({ event }) => event.reply)] },
+                { guard: 'isLastCall', target: 'ready', actions: [assign({ inFlight: 0 }), 'deliverReply'] },
+                { actions: [assign({ inFlight: ({ context }) => context.inFlight - 1 }), 'deliverReply'] },
               ],
               'conn.lost': { target: 'unavailable', actions: assign({ error: ({ event }) => event.error }) },
             },
@@ -192,7 +197,7 @@ export function createServerActor(deps: ServerActorDeps) {
           unavailable: {
             entry: [
               ({ context }) => publishState(context, 'unavailable', context.error ? { error: context.error } : {}),
-              sendParent(({ context }) => ({ type: 'server.unavailable', server: context.name, error: context.error! }) satisfies ServerReport),
+              sendParent(({ context }) => ({ type: 'server.unavailable', server: context.name, replica: context.replica ?? 1, error: context.error! }) satisfies ServerReport),
             ],
             on: {
               'server.call': { actions: 'refuseCall' },

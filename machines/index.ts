@@ -3,8 +3,12 @@
  * `diagrams/<name>.mmd` for each; the diagrams test fails when one is stale.
  */
 import type { AnyStateMachine } from 'xstate';
+import { parallelMachine } from './parallel.machine.js';
 import { sequentialMachine } from './sequential.machine.js';
+import { taskMachine } from './task.machine.js';
 
 export const machineRegistry: Record<string, AnyStateMachine> = {
   sequential: sequentialMachine,
+  parallel: parallelMachine,
+  task: taskMachine,
 };

@@ -15,7 +15,9 @@ import { toErrorInfo, type ErrorInfo } from '../src/core/errors.js';
 import type { ResourceResult, ToolInfo, ToolResult } from '../src/core/results.js';
 import type { ServerActorInput, ServerCommand, ServerReport } from '../src/core/server-port.js';
 import type { TaskSpec, Workflow } from '../src/core/workflow.js';
-import { parsePlannedTasks } from '../src/workflow/planned-tasks.js';
+import { listDependencies } from '../src/planning/dependencies.js';
+import { toTopologicalOrder } from '../src/planning/parallel-groups.js';
+import { createPlanCommand, describePlannerFailure, PLAN_CALL, readPlan } from './planner-steps.js';
 import { serverPlaceholder } from './server-placeholder.js';
 import { checkToolsExist, listReferencedTasks, prepareCall, toolErrorInfo } from './task-steps.js';
 
@@ -46,7 +48,6 @@ export interface SequentialContext {
 
 export type SequentialEvent = ServerReport | { type: 'run.cancel'; reason: string };
 
-const PLAN_CALL = 'plan';
 
 const currentTask = (context: SequentialContext): TaskSpec => context.breakdown[context.index]!;
 const refOf = (task: TaskSpec): TaskRef => ({ id: task.id, server: task.server, tool: task.tool });
@@ -97,43 +98,25 @@ export const sequentialMachine = setup({
       error: ({ event }) => ('error' in event ? event.error : { code: 'CANCELLED' as const, message: 'run cancelled' }),
     }),
     askPlanner: enqueueActions(({ context, enqueue }) => {
-      const plan = context.workflow.plan!;
       enqueue.assign({ callId: PLAN_CALL });
-      enqueue.sendTo(plan.server, { type: 'server.call', callId: PLAN_CALL, tool: plan.tool, args: plan.args } satisfies ServerCommand);
+      enqueue.sendTo(context.workflow.plan!.server, createPlanCommand(context.workflow));
     }),
     failPlanner: assign({
-      error: ({ context, event }) => {
-        const plan = context.workflow.plan!;
-        const detail = event.type === 'server.result' ? event.result.text : 'error' in event ? event.error.message : '';
-        return { code: 'INVALID_PLAN', message: `planner ${plan.server}.${plan.tool} failed: ${detail}`, server: plan.server };
-      },
+      error: ({ context, event }) => describePlannerFailure(context.workflow, event as ServerReport),
     }),
-    acceptPlan: assign(({ context, event }) => {
-      if (event.type !== 'server.result') return {};
-      const plan = context.workflow.plan!;
-      try {
-        const value = event.result.json ?? event.result.text;
-        const planned = parsePlannedTasks(value, {
-          workflow: context.workflow,
-          planner: `${plan.server}.${plan.tool}`,
-          earlierTaskIds: context.workflow.tasks.map((task) => task.id),
-        });
-        return { plannedTasks: planned };
-      } catch (error) {
-        const info = (error as { toJSON?: () => ErrorInfo }).toJSON?.() ?? { code: 'INVALID_PLAN' as const, message: String(error) };
-        return { error: info };
-      }
-    }),
+    acceptPlan: assign(({ context, event }) => (event.type === 'server.result' ? readPlan(context.workflow, event) : {})),
     createBreakdown: enqueueActions(({ context, enqueue }) => {
-      const breakdown = [...context.workflow.tasks, ...(context.plannedTasks ?? [])];
-      const missingTool = checkToolsExist(breakdown, context.tools);
+      const declared = [...context.workflow.tasks, ...(context.plannedTasks ?? [])];
+      const missingTool = checkToolsExist(declared, context.tools);
       if (missingTool) {
         enqueue.assign({ error: missingTool });
         return;
       }
+      // A graph may declare a task before what it needs: run in dependency order.
+      const breakdown = toTopologicalOrder(declared, listDependencies(declared).needs);
       enqueue.assign({ breakdown, referenced: [...listReferencedTasks(breakdown, context.workflow.output)] });
       const source = context.plannedTasks ? (context.workflow.tasks.length > 0 ? 'workflow+planner' : 'planner') : 'workflow';
-      enqueue.emit({ type: 'run.breakdown', tasks: breakdown.map(refOf), source } satisfies RunEvent);
+      enqueue.emit({ type: 'run.breakdown', tasks: declared.map(refOf), source } satisfies RunEvent);
     }),
     gatherContext: enqueueActions(({ context, enqueue }) => {
       const task = currentTask(context);

@@ -10,6 +10,7 @@ import type { RunReport } from '../core/results.js';
 import { createRun } from '../engine/create-run.js';
 import { readWorkflowFile } from '../workflow/read-workflow.js';
 import { EXIT, exitCodeOfError, exitCodeOfReport } from './exit-codes.js';
+import { explainCommand } from './explain-command.js';
 import { formatMs, formatProgress } from './progress.js';
 
 const run = defineCommand({
@@ -18,6 +19,7 @@ const run = defineCommand({
     file: { type: 'positional', description: 'the workflow file', required: true },
     json: { type: 'boolean', description: 'print exactly one JSON report on stdout', default: false },
     quiet: { type: 'boolean', description: 'no progress lines', default: false },
+    pattern: { type: 'string', description: 'force the primary pattern: sequential, parallel or multi-server' },
   },
   async run({ args }) {
     const showProgress = !args.quiet && (!args.json || process.stderr.isTTY === true);
@@ -27,7 +29,12 @@ const run = defineCommand({
     } catch (error) {
       return fail(error, args.json);
     }
-    const ensembleRun = createRun(workflow);
+    let ensembleRun;
+    try {
+      ensembleRun = createRun(workflow, args.pattern === undefined ? {} : { pattern: readPatternOption(args.pattern) });
+    } catch (error) {
+      return fail(error, args.json);
+    }
     if (showProgress) {
       ensembleRun.events$.subscribe((event) => {
         const line = formatProgress(event);
@@ -54,8 +61,14 @@ const run = defineCommand({
 
 const main = defineCommand({
   meta: { name: 'ensemble', version: '0.1.0', description: 'Coordinate MCP servers with statecharts' },
-  subCommands: { run },
+  subCommands: { run, explain: explainCommand },
 });
+
+/** The `--pattern` option, checked: a typo must not silently fall back to auto. */
+export function readPatternOption(value: string): 'sequential' | 'parallel' | 'multi-server' {
+  if (value === 'sequential' || value === 'parallel' || value === 'multi-server') return value;
+  throw new EnsembleError('USAGE', `--pattern: expected sequential, parallel or multi-server, got "${value}"`, { field: '--pattern' });
+}
 
 function printSummary(report: RunReport): void {
   const counts = new Map<string, number>();

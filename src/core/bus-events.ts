@@ -15,8 +15,10 @@ export interface TaskRef {
 /** Events a coordinating machine emits; the engine stamps them onto the bus. */
 export type RunEvent =
   | { type: 'run.phase'; phase: RunPhase }
-  | { type: 'run.breakdown'; tasks: TaskRef[]; source: 'workflow' | 'planner' | 'workflow+planner' }
-  | { type: 'task.started'; task: TaskRef; args: Record<string, unknown> }
+  | { type: 'run.breakdown'; tasks: TaskRef[]; source: 'workflow' | 'planner' | 'workflow+planner'; groups?: string[][] }
+  /** A parallel group fanned out (`started`) or reached its synchronization point (`synchronized`). */
+  | { type: 'run.group'; index: number; tasks: string[]; phase: 'started' | 'synchronized' }
+  | { type: 'task.started'; task: TaskRef; args: Record<string, unknown>; worker?: string }
   | { type: 'task.context'; task: TaskRef; resources: string[] }
   | { type: 'task.completed'; task: TaskRef; result: ToolResult; durationMs: number }
   | { type: 'task.failed'; task: TaskRef; error: ErrorInfo; result?: ToolResult; durationMs: number }
@@ -27,7 +29,7 @@ export type RunPhase = 'initializing' | 'planning' | 'breakdown' | 'executing' |
 
 /** Events a server actor publishes about itself and every call it served. */
 export type ServerEvent =
-  | { type: 'server.state'; server: string; state: ServerLifecycle; tools?: ToolInfo[]; error?: ErrorInfo; pid?: number }
+  | { type: 'server.state'; server: string; replica: number; state: ServerLifecycle; tools?: ToolInfo[]; error?: ErrorInfo; pid?: number }
   | { type: 'server.call.result'; server: string; callId: string; tool: string; result: ToolResult; durationMs: number; task?: string }
   | { type: 'server.call.error'; server: string; callId: string; tool: string; error: ErrorInfo; durationMs: number; task?: string }
   | { type: 'server.log'; server: string; line: string };

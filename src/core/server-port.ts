@@ -12,24 +12,34 @@ import type { ResourceResult, ToolInfo, ToolResult } from './results.js';
 import type { ServerSpec } from './workflow.js';
 
 export interface ServerActorInput {
-  /** Name of the server in the workflow; also the actor's id. */
+  /** Name of the server in the workflow. */
   name: string;
+  /** Which process of the server's pool this is (1-based); 1 when it has no replicas. */
+  replica?: number;
   spec: ServerSpec;
   runId: string;
   /** Default per-call timeout when a call gives none. */
   timeoutMs: number;
 }
 
-/** Commands a machine sends to a server actor. */
+/** Anything that takes the server's replies: an actor ref, structurally. */
+export interface ReplyTarget {
+  send(event: ServerReport): void;
+}
+
+/**
+ * Commands a machine sends to a server actor. Replies go to `replyTo` when
+ * given (a task actor calling a pool replica), else to the server's parent.
+ */
 export type ServerCommand =
-  | { type: 'server.call'; callId: string; tool: string; args: Record<string, unknown>; timeoutMs?: number; task?: string }
-  | { type: 'server.read'; callId: string; uri: string; timeoutMs?: number; task?: string }
+  | { type: 'server.call'; callId: string; tool: string; args: Record<string, unknown>; timeoutMs?: number; task?: string; replyTo?: ReplyTarget }
+  | { type: 'server.read'; callId: string; uri: string; timeoutMs?: number; task?: string; replyTo?: ReplyTarget }
   | { type: 'server.cancel'; callId: string; reason: string };
 
 /** Replies and lifecycle reports a server actor sends to its parent. */
 export type ServerReport =
-  | { type: 'server.ready'; server: string; tools: ToolInfo[] }
-  | { type: 'server.unavailable'; server: string; error: ErrorInfo }
+  | { type: 'server.ready'; server: string; replica: number; tools: ToolInfo[] }
+  | { type: 'server.unavailable'; server: string; replica: number; error: ErrorInfo }
   | { type: 'server.result'; server: string; callId: string; result: ToolResult; durationMs: number }
   | { type: 'server.resource'; server: string; callId: string; resource: ResourceResult; durationMs: number }
   | { type: 'server.failed'; server: string; callId: string; error: ErrorInfo; durationMs: number };

@@ -6,6 +6,8 @@
 
 export interface StdioServerSpec {
   kind: 'stdio';
+  /** How many processes of this server run, each its own actor (a worker pool). */
+  replicas: number;
   command: string;
   args: string[];
   /** Added to the environment Ensemble itself runs with. */
@@ -18,6 +20,8 @@ export interface StdioServerSpec {
 
 export interface HttpServerSpec {
   kind: 'http';
+  /** How many sessions with this server run at once, each its own actor. */
+  replicas: number;
   url: string;
   headers: Record<string, string>;
   timeoutMs?: number;
@@ -38,6 +42,8 @@ export interface TaskSpec {
   /** Values may hold `{{ … }}` placeholders, rendered just before the call. */
   args: Record<string, unknown>;
   context: ResourceRef[];
+  /** Tasks that must complete first, as declared (`needs`); data dependencies are derived from `args`. */
+  needs: string[];
   timeoutMs?: number;
 }
 
@@ -61,6 +67,16 @@ export interface Workflow {
   output?: string;
   /** Default per-call timeout. */
   timeoutMs: number;
+  /** `auto` asks the pattern selection guide; anything else forces that primary pattern. */
+  pattern: 'auto' | 'sequential' | 'parallel' | 'multi-server';
+  /** Most tasks in flight at once across the run; default: every replica of every server. */
+  concurrency?: number;
+  /** `stop` cancels what is in flight and skips the rest; `continue` runs every task that can still run. */
+  onError: 'stop' | 'continue';
+  /** `groups` runs group by group (a synchronization point after each); `eager` starts each task once its needs are met. */
+  schedule: 'groups' | 'eager';
+  /** How long a synchronization point waits for its group before cancelling what is left. */
+  groupTimeoutMs?: number;
 }
 
 export const DEFAULT_CALL_TIMEOUT_MS = 60_000;

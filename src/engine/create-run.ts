@@ -5,9 +5,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Observable } from 'rxjs';
-import { createActor, fromPromise, type InspectionEvent, type Observer } from 'xstate';
+import { createActor, fromPromise, type AnyStateMachine, type InspectionEvent, type Observer } from 'xstate';
 import { createServerActor } from '../../actors/server.actor.js';
+import { parallelMachine } from '../../machines/parallel.machine.js';
 import { sequentialMachine } from '../../machines/sequential.machine.js';
+import { selectPattern, type PatternChoice } from '../planning/select-pattern.js';
 import { createBus } from '../bus.js';
 import type { BusEvent } from '../core/bus-events.js';
 import { toErrorInfo, type ErrorInfo } from '../core/errors.js';
@@ -25,10 +27,14 @@ export interface RunOptions {
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
   /** Aborting cancels the run: in-flight calls are cancelled and servers closed. */
   signal?: AbortSignal;
+  /** Forces the primary pattern, overriding the workflow's `pattern` and the selection guide. */
+  pattern?: 'sequential' | 'parallel' | 'multi-server';
 }
 
 export interface Run {
   readonly runId: string;
+  /** The pattern the selection guide chose (or that was forced), with its reasons. */
+  readonly choice: PatternChoice;
   /** Every event of the run. Subscribe before `start()` to see them all. */
   readonly events$: Observable<BusEvent>;
   /** Runs the workflow once; later calls return the same promise. Never rejects for a failed run: read `status`. */
@@ -47,7 +53,8 @@ export interface Run {
 export function createRun(workflow: Workflow, options: RunOptions = {}): Run {
   const runId = options.runId ?? randomUUID();
   const bus = createBus(runId);
-  const pattern = 'sequential' as const;
+  const choice = selectPattern(workflow, options.pattern ? { force: options.pattern } : {});
+  const pattern = choice.pattern;
   let started: Promise<RunReport> | undefined;
   let cancel: (reason: string) => void = () => undefined;
 
@@ -56,15 +63,13 @@ export function createRun(workflow: Workflow, options: RunOptions = {}): Run {
     const synthesizer = createSynthesizer(bus, { workflow, pattern });
     const closes = new Set<Promise<void>>();
     const server = createServerActor({ publish: bus.publish, trackClose: (closing) => closes.add(closing) });
-    const machine = sequentialMachine.provide({
-      actors: {
-        server,
-        synthesize: fromPromise(async () => synthesizer.synthesize()),
-      },
-    });
+    const synthesize = fromPromise<string, { runId: string }>(async () => synthesizer.synthesize());
+    // Multi-server coordination is one orchestrator driving several servers in turn: the sequential machine.
+    const machine: AnyStateMachine =
+      pattern === 'parallel' ? parallelMachine.provide({ actors: { server, synthesize } }) : sequentialMachine.provide({ actors: { server, synthesize } });
 
     bus.publish({ type: 'run.started', workflow: workflow.name, pattern });
-    const actor = createActor(machine, {
+    const actor = createActor(machine as typeof sequentialMachine, {
       input: { runId, workflow },
       ...(options.inspect ? { inspect: options.inspect } : {}),
     });
@@ -103,6 +108,7 @@ export function createRun(workflow: Workflow, options: RunOptions = {}): Run {
 
   return {
     runId,
+    choice,
     events$: bus.events$,
     start: () => (started ??= execute()),
     cancel: (reason = 'cancelled') => cancel(reason),

@@ -45,7 +45,12 @@ export interface ParseWorkflowOptions {
  *
  * @example
  * const workflow = parseWorkflow(YAML.parse(text), { file: 'wf.yaml', dir: '/work/flows' })
- * workflow.servers.fs // { kind: 'stdio', command: 'npx', args: [...], env: {}, cwd: '/work/flows' }
+ * workflow.servers.fs // { kind: 'stdio', replicas: 1, command: 'npx', args: [...], env: {}, cwd: '/work/flows' }
+ * workflow.pattern    // 'auto'
+ *
+ * @example
+ * parseWorkflow({ servers, tasks: [{ id: 'a', …, needs: ['c'] }, { id: 'b', …, needs: ['a'] }, { id: 'c', …, needs: ['b'] }] }, …)
+ * // throws: wf.yaml: tasks[0].needs: dependency cycle: a → b → c → a (each task waits for the one before it), …
  *
  * @example
  * parseWorkflow({ servers: { fs: { comand: 'npx' } }, tasks: [] }, { file: 'wf.yaml', dir: '.' })
@@ -77,6 +82,12 @@ export function parseWorkflow(raw: unknown, options: ParseWorkflowOptions): Work
   }
 
   problems.push(...checkTaskReferences(tasks, { servers: serverNames, earlierTaskIds: [] }));
+  if (document.groupTimeoutMs !== undefined && document.schedule === 'eager') {
+    problems.push({
+      path: ['groupTimeoutMs'],
+      message: 'only applies with schedule: groups (an eager schedule has no synchronization points to wait at)',
+    });
+  }
   if (document.output !== undefined) {
     problems.push(
       ...checkOutputReferences(document.output, {
@@ -96,6 +107,11 @@ export function parseWorkflow(raw: unknown, options: ParseWorkflowOptions): Work
     tasks,
     ...(document.output !== undefined ? { output: document.output } : {}),
     timeoutMs: document.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
+    pattern: document.pattern ?? 'auto',
+    ...(document.concurrency !== undefined ? { concurrency: document.concurrency } : {}),
+    onError: document.onError ?? 'stop',
+    schedule: document.schedule ?? 'groups',
+    ...(document.groupTimeoutMs !== undefined ? { groupTimeoutMs: document.groupTimeoutMs } : {}),
   };
 }
 
@@ -113,9 +129,11 @@ interface ServerContext {
 /** The schema guarantees exactly one of `command` / `url`, and only the keys of that kind. */
 function toServerSpec(server: RawServer, context: ServerContext): ServerSpec {
   const timeout = server.timeoutMs !== undefined ? { timeoutMs: server.timeoutMs } : {};
+  const replicas = server.replicas ?? 1;
   if (server.url !== undefined) {
     return {
       kind: 'http',
+      replicas,
       url: server.url,
       headers: substituteAll(server.headers ?? {}, [...context.at, 'headers'], context),
       ...timeout,
@@ -123,6 +141,7 @@ function toServerSpec(server: RawServer, context: ServerContext): ServerSpec {
   }
   return {
     kind: 'stdio',
+    replicas,
     command: resolveCommand(server.command ?? '', context.dir),
     args: (server.args ?? []).map((arg) => resolveArg(arg, context.dir)),
     env: substituteAll(server.env ?? {}, [...context.at, 'env'], context),

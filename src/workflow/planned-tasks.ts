@@ -1,6 +1,7 @@
 /**
  * A planner tool's result, turned into tasks held to the same rules as the
- * workflow's own: same schema, same server and placeholder checks.
+ * workflow's own: same schema, same server, `needs` and placeholder checks,
+ * same plain-list-or-graph reading (decided by the planned tasks alone).
  */
 import { z } from 'zod';
 import { EnsembleError } from '../core/errors.js';
@@ -12,7 +13,7 @@ export interface PlannedTasksContext {
   workflow: Workflow;
   /** How the planner is named in messages, e.g. `planner.make_plan` (server.tool). */
   planner: string;
-  /** Ids of the tasks that run before the planned ones; planned tasks may use their results. */
+  /** Ids of the tasks that run before the planned ones; planned tasks may need them and use their results. */
   earlierTaskIds: string[];
 }
 
@@ -25,14 +26,16 @@ const plannedSchema = z.object({ tasks: z.array(taskSchema) });
 
 /**
  * Validates a planner's JSON result (an array of tasks, or `{ tasks: [...] }`)
- * into `TaskSpec`s. Planned tasks may use the results of `earlierTaskIds` and
- * of planned tasks listed before them. Throws `EnsembleError('INVALID_PLAN')`
- * with `field` (e.g. `tasks[1].server`) and the planner's `server`.
+ * into `TaskSpec`s. Planned tasks may need and read `earlierTaskIds`, and
+ * each other as `checkTaskReferences` allows: in a plain list the tasks
+ * before them, in a graph any planned task that is not waiting for them.
+ * Throws `EnsembleError('INVALID_PLAN')` with `field` (e.g. `tasks[1].server`
+ * or `tasks[2].needs` for a cycle) and the planner's `server`.
  *
  * @example
  * parsePlannedTasks({ tasks: [{ id: 'a', server: 'fs', tool: 'read_text_file', args: { path: 'x' } }] },
  *   { workflow, planner: 'planner.make_plan', earlierTaskIds: [] })
- * // [{ id: 'a', server: 'fs', tool: 'read_text_file', args: { path: 'x' }, context: [] }]
+ * // [{ id: 'a', server: 'fs', tool: 'read_text_file', args: { path: 'x' }, context: [], needs: [] }]
  */
 export function parsePlannedTasks(value: unknown, context: PlannedTasksContext): TaskSpec[] {
   const server = context.workflow.plan?.server ?? context.planner.split('.')[0] ?? context.planner;

@@ -1,6 +1,7 @@
 /**
  * What workflow fields may refer to, checked before anything runs: servers
- * named by tasks, and the `{{ … }}` placeholders in task args and output.
+ * named by tasks, tasks named by `needs`, the `{{ … }}` placeholders in task
+ * args and output, and that no tasks wait for each other in a cycle.
  *
  * The checks return problems instead of throwing so a caller can report
  * every mistake in a document at once, and so the same checks serve both the
@@ -8,6 +9,7 @@
  */
 import { listPlaceholders } from '../core/template.js';
 import type { TaskSpec } from '../core/workflow.js';
+import { findCycle, listDependencies, type DependencyMode } from '../planning/dependencies.js';
 import { formatFieldPath, type FieldPath, type Problem } from './workflow.schema.js';
 
 /**
@@ -55,11 +57,19 @@ export interface TaskReferenceOptions {
 }
 
 /**
- * Checks a task list's references, in order: ids are unique (also against
+ * Checks a task list's references: ids are unique (also against
  * `earlierTaskIds`), every `server` (of the task and of its context entries)
- * is declared, and every placeholder in `args` has an allowed shape and
- * refers to a task listed before it or to an entry of the task's own
- * `context`.
+ * is declared, every `needs` entry names another task, and every placeholder
+ * in `args` has an allowed shape and refers to an entry of the task's own
+ * `context` or to a task it may read:
+ *
+ * - in a plain list (no task declares `needs`) tasks run in order, so a task
+ *   reads only tasks listed before it;
+ * - in a graph a task may read any other task, as long as no tasks end up
+ *   waiting for each other in a cycle (reported once, naming them).
+ *
+ * `earlierTaskIds` have all completed before these tasks start, so `needs`
+ * and placeholders may name them too.
  *
  * @example
  * const problems = checkTaskReferences(workflow.tasks, { servers: Object.keys(workflow.servers), earlierTaskIds: [] })
@@ -73,6 +83,7 @@ export function checkTaskReferences(tasks: readonly TaskSpec[], options: TaskRef
   tasks.forEach((task, index) => {
     if (!firstIndex.has(task.id)) firstIndex.set(task.id, index);
   });
+  const { mode } = listDependencies(tasks);
 
   tasks.forEach((task, index) => {
     const taskAt = [...at, index];
@@ -93,13 +104,71 @@ export function checkTaskReferences(tasks: readonly TaskSpec[], options: TaskRef
       if (refProblem) problems.push(refProblem);
     });
 
-    const scope: ArgScope = { task, index, tasks, earlier, firstIndex };
+    const scope: ArgScope = { task, index, tasks, earlier, firstIndex, mode };
+    problems.push(...checkNeeds(scope, [...taskAt, 'needs']));
     for (const { path, placeholder } of listFieldPlaceholders(task.args, [...taskAt, 'args'])) {
       const message = checkArgPlaceholder(placeholder, scope);
       if (message !== undefined) problems.push({ path, message });
     }
   });
+
+  // A plain list cannot have a cycle: it runs in order, and reading a later task is reported above.
+  if (mode === 'graph') {
+    const cycle = checkCycle(tasks, at, firstIndex);
+    if (cycle) problems.push(cycle);
+  }
   return problems;
+}
+
+/** What is wrong with a task's `needs`: itself, unknown ids, repeats. */
+function checkNeeds(scope: ArgScope, path: FieldPath): Problem[] {
+  const { task } = scope;
+  const problems: Problem[] = [];
+  const seen = new Set<string>();
+  for (const id of task.needs) {
+    if (seen.has(id)) {
+      problems.push({ path, message: `"${id}" is listed twice` });
+      continue;
+    }
+    seen.add(id);
+    if (id === task.id) {
+      problems.push({ path, message: `task "${id}" cannot need itself` });
+    } else if (!scope.earlier.has(id) && !scope.firstIndex.has(id)) {
+      problems.push({ path, message: `unknown task "${id}" (${listTasks(listOtherTasks(scope))})` });
+    }
+  }
+  return problems;
+}
+
+/**
+ * One cycle, if the tasks have any, reported at the dependency that closes
+ * it: that of the cycle's earliest-declared task, usually the one that
+ * should not be there. Needs on itself or on unknown ids are reported
+ * separately, so they are left out here.
+ */
+function checkCycle(tasks: readonly TaskSpec[], at: FieldPath, firstIndex: ReadonlyMap<string, number>): Problem | undefined {
+  const { needs } = listDependencies(tasks);
+  const known: Record<string, string[]> = {};
+  for (const [id, dependencies] of Object.entries(needs)) {
+    known[id] = dependencies.filter((dependency) => dependency !== id && firstIndex.has(dependency));
+  }
+  const cycle = findCycle(tasks, known);
+  if (!cycle) return undefined;
+
+  const [closer, ...rest] = cycle;
+  const needed = rest.at(-2) ?? closer!;
+  const index = firstIndex.get(closer!)!;
+  const task = tasks[index]!;
+  const taskAt = [...at, index];
+  const read = listFieldPlaceholders(task.args, [...taskAt, 'args']).find(({ placeholder }) => {
+    const reference = parseReference(placeholder);
+    return reference?.source === 'task' && reference.task === needed;
+  });
+  const path = task.needs.includes(needed) || !read ? [...taskAt, 'needs'] : read.path;
+  return {
+    path,
+    message: `dependency cycle: ${cycle.join(' → ')} (each task waits for the one before it), so none of these tasks can start`,
+  };
 }
 
 /**
@@ -195,6 +264,13 @@ interface ArgScope {
   tasks: readonly TaskSpec[];
   earlier: ReadonlySet<string>;
   firstIndex: ReadonlyMap<string, number>;
+  mode: DependencyMode;
+}
+
+/** The tasks a task may name: in a plain list the ones before it, in a graph any other. */
+function listOtherTasks(scope: ArgScope): string[] {
+  const listed = scope.mode === 'list' ? scope.tasks.slice(0, scope.index) : scope.tasks.filter((task) => task.id !== scope.task.id);
+  return [...scope.earlier, ...listed.map((task) => task.id)];
 }
 
 /** What is wrong with one placeholder in a task's args, or `undefined` when it is fine. */
@@ -214,12 +290,13 @@ function checkArgPlaceholder(placeholder: string, scope: ArgScope): string | und
   if (scope.earlier.has(target)) return undefined;
   const position = scope.firstIndex.get(target);
   if (position === undefined) {
-    const before = [...scope.earlier, ...scope.tasks.slice(0, scope.index).map((task) => task.id)];
-    return `${shown} refers to unknown task "${target}" (${listTasks(before, 'tasks before it')})`;
+    const label = scope.mode === 'list' ? 'tasks before it' : 'tasks';
+    return `${shown} refers to unknown task "${target}" (${listTasks(listOtherTasks(scope), label)})`;
   }
   if (position === scope.index) return `${shown}: task "${target}" cannot use its own result`;
-  if (position > scope.index) {
-    return `${shown}: task "${target}" runs after "${scope.task.id}"; a task can only use results of tasks listed before it`;
+  // In a graph, reading a later task is fine: the read makes it a dependency (a cycle is reported on its own).
+  if (position > scope.index && scope.mode === 'list') {
+    return `${shown}: task "${target}" runs after "${scope.task.id}" (a plain list runs in order); list it earlier, or declare "needs" to make the tasks a graph`;
   }
   return undefined;
 }

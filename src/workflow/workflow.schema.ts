@@ -35,6 +35,9 @@ const textValue = z.preprocess(
 // A fraction fails `int()` as a type error, which `listSchemaProblems` words as "expected a whole number".
 const timeoutMs = z.number().int().positive({ error: 'must be greater than 0' });
 
+/** A count of things running at once: replicas, concurrency. */
+const atLeastOne = z.number().int().min(1, { error: 'must be at least 1' });
+
 const serverName = z.string().regex(SERVER_NAME, {
   error: 'server names start with a letter or digit and use only letters, digits, "_" and "-"',
 });
@@ -60,6 +63,8 @@ const serverShape = {
   url: httpUrl.optional(),
   headers: z.record(z.string(), textValue).optional(),
   // both
+  /** Default 1. */
+  replicas: atLeastOne.optional(),
   timeoutMs: timeoutMs.optional(),
 };
 
@@ -115,12 +120,19 @@ const resourceRefShape = {
 
 export const resourceRefSchema = z.strictObject(resourceRefShape);
 
+/**
+ * Ids of tasks that must complete first. A single id may be written without
+ * the list (`needs: read`), as CI files allow: it can only mean one thing.
+ */
+const needs = z.preprocess((value) => (typeof value === 'string' ? [value] : value), z.array(taskId)).default([]);
+
 const taskShape = {
   id: taskId,
   server: nonEmptyText,
   tool: nonEmptyText,
   args: toolArgs.default({}),
   context: z.array(resourceRefSchema).default([]),
+  needs,
   timeoutMs: timeoutMs.optional(),
 };
 
@@ -132,6 +144,7 @@ export const taskSchema = z.strictObject(taskShape).transform(
     tool: task.tool,
     args: task.args,
     context: task.context,
+    needs: task.needs,
     ...(task.timeoutMs !== undefined ? { timeoutMs: task.timeoutMs } : {}),
   }),
 );
@@ -146,10 +159,20 @@ export const planSchema = z.strictObject(planShape);
 
 // ── the document ───────────────────────────────────────────────────────────
 
+/** What the run options accept; the first of each is the default (filled in by `parseWorkflow`). */
+export const PATTERN_VALUES = ['auto', 'sequential', 'parallel', 'multi-server'] as const;
+export const ON_ERROR_VALUES = ['stop', 'continue'] as const;
+export const SCHEDULE_VALUES = ['groups', 'eager'] as const;
+
 const workflowShape = {
   /** Defaults to the file name without its extension. */
   name: nonEmptyText.optional(),
   timeoutMs: timeoutMs.optional(),
+  pattern: z.enum(PATTERN_VALUES).optional(),
+  concurrency: atLeastOne.optional(),
+  onError: z.enum(ON_ERROR_VALUES).optional(),
+  schedule: z.enum(SCHEDULE_VALUES).optional(),
+  groupTimeoutMs: timeoutMs.optional(),
   servers: z
     .record(serverName, serverSchema)
     .refine((servers) => Object.keys(servers).length > 0, { error: 'a workflow needs at least one server' }),
@@ -241,6 +264,9 @@ export function listSchemaProblems(error: z.ZodError): Problem[] {
       case 'invalid_key':
         problems.push({ path, message: issue.issues[0]?.message ?? issue.message });
         break;
+      case 'invalid_value':
+        problems.push({ path, message: describeValueChoice(issue.values, issue.input) });
+        break;
       default:
         problems.push({ path, message: issue.message });
     }
@@ -285,6 +311,14 @@ function measureEditDistance(a: string, b: string): number {
     }
   }
   return at(a.length, b.length);
+}
+
+/** A value outside a fixed set (`pattern: paralel`): the choices, and the likely one. */
+function describeValueChoice(values: readonly unknown[], input: unknown): string {
+  const choices = values.map(String);
+  const head = `expected one of: ${choices.join(', ')}; got ${describeValue(input)}`;
+  const suggestion = typeof input === 'string' ? suggestKey(input, choices) : undefined;
+  return suggestion !== undefined ? `${head}; did you mean "${suggestion}"?` : head;
 }
 
 const EXPECTED: Record<string, string> = {

@@ -13,7 +13,7 @@ import { sequentialMachine, type SequentialEvent, type SequentialInput } from '.
 import { createCoverage, createMachineModel } from '../support/transition-coverage.js';
 import { createRecordingServer, type RecordedCommand } from './fake-server.js';
 
-const stdio = (name: string) => ({ kind: 'stdio' as const, command: 'node', args: [`${name}.js`], env: {}, cwd: '/tmp' });
+const stdio = (name: string) => ({ kind: 'stdio' as const, replicas: 1, command: 'node', args: [`${name}.js`], env: {}, cwd: '/tmp' });
 const tools: ToolInfo[] = [{ name: 'echo' }, { name: 'plan' }];
 
 /** Two servers, a planner, a task that reads context and one that reads an earlier result. */
@@ -21,11 +21,14 @@ const planned: Workflow = {
   name: 'model',
   dir: '/tmp',
   timeoutMs: 1000,
+  pattern: 'auto',
+  onError: 'stop',
+  schedule: 'groups',
   servers: { alpha: stdio('alpha'), beta: stdio('beta') },
   plan: { server: 'beta', tool: 'plan', args: {} },
   tasks: [
-    { id: 'a', server: 'alpha', tool: 'echo', args: { text: 'hi' }, context: [] },
-    { id: 'b', server: 'beta', tool: 'echo', args: { text: '{{ tasks.a.json.x }}' }, context: [{ server: 'alpha', uri: 'fixture://one' }] },
+    { id: 'a', server: 'alpha', tool: 'echo', args: { text: 'hi' }, context: [], needs: [] },
+    { id: 'b', server: 'beta', tool: 'echo', args: { text: '{{ tasks.a.json.x }}' }, context: [{ server: 'alpha', uri: 'fixture://one' }], needs: [] },
   ],
 };
 /** No planner: the breakdown is the file's own list. */
@@ -40,10 +43,10 @@ function eventsFor(snapshot: Snapshot): SequentialEvent[] {
   if (snapshot.matches('initializing')) {
     const waiting = Object.keys(context.workflow.servers).filter((name) => !(name in context.tools));
     return [
-      ...waiting.map((server) => ({ type: 'server.ready' as const, server, tools })),
+      ...waiting.map((server) => ({ type: 'server.ready' as const, server, replica: 1, tools })),
       // A server without the `echo` tool: the breakdown must be refused before anything runs.
-      ...waiting.filter((server) => server === 'alpha').map((server) => ({ type: 'server.ready' as const, server, tools: [{ name: 'plan' }] })),
-      ...waiting.slice(0, 1).map((server) => ({ type: 'server.unavailable' as const, server, error: { code: 'SERVER_START_FAILED' as const, message: `${server} did not start`, server } })),
+      ...waiting.filter((server) => server === 'alpha').map((server) => ({ type: 'server.ready' as const, server, replica: 1, tools: [{ name: 'plan' }] })),
+      ...waiting.slice(0, 1).map((server) => ({ type: 'server.unavailable' as const, server, replica: 1, error: { code: 'SERVER_START_FAILED' as const, message: `${server} did not start`, server } })),
       { type: 'run.cancel', reason: 'user' },
     ];
   }

@@ -43,9 +43,12 @@ describe('parseWorkflow: a valid document', () => {
       name: 'example',
       dir: DIR,
       timeoutMs: DEFAULT_CALL_TIMEOUT_MS,
+      pattern: 'auto',
+      onError: 'stop',
+      schedule: 'groups',
       servers: {
-        fs: { kind: 'stdio', command: 'npx', env: {}, cwd: DIR },
-        api: { kind: 'http', url: 'http://127.0.0.1:8931/mcp', headers: {} },
+        fs: { kind: 'stdio', replicas: 1, command: 'npx', env: {}, cwd: DIR },
+        api: { kind: 'http', replicas: 1, url: 'http://127.0.0.1:8931/mcp', headers: {} },
       },
     });
     expect(workflow.tasks[0]).toEqual({
@@ -54,9 +57,12 @@ describe('parseWorkflow: a valid document', () => {
       tool: 'read_text_file',
       args: { path: './work/in.txt' },
       context: [],
+      needs: [],
     });
     expect(workflow.plan).toBeUndefined();
     expect(workflow.output).toBeUndefined();
+    expect(workflow).not.toHaveProperty('concurrency');
+    expect(workflow).not.toHaveProperty('groupTimeoutMs');
   });
 
   it('makes the file path absolute and names the workflow after the file when it has no name', () => {
@@ -224,7 +230,7 @@ describe('parseWorkflow: schema errors', () => {
 
   it('lists the allowed keys when an unknown key is not close to any', () => {
     const error = errorFor(makeDocument({ tasks: [{ id: 'a', server: 'fs', tool: 't', banana: 1 }] }));
-    expect(error.message).toBe('wf.yaml: tasks[0].banana: unknown field (expected one of: id, server, tool, args, context, timeoutMs)');
+    expect(error.message).toBe('wf.yaml: tasks[0].banana: unknown field (expected one of: id, server, tool, args, context, needs, timeoutMs)');
   });
 
   it('rejects unknown keys at the top level, in the plan and in context entries', () => {
@@ -354,9 +360,11 @@ describe('parseWorkflow: tasks and references', () => {
     expect(error.message).toBe('wf.yaml: tasks[1].args.content: {{ tasks.raed.text }} refers to unknown task "raed" (tasks before it: read)');
   });
 
-  it('rejects a reference to a later task', () => {
+  it('rejects a reference to a later task in a plain list, which runs in order', () => {
     const error = errorFor(makeDocument({ tasks: [{ id: 'read', server: 'fs', tool: 't', args: { x: '{{ tasks.save.json }}' } }, { id: 'save', server: 'fs', tool: 't' }] }));
-    expect(error.message).toBe('wf.yaml: tasks[0].args.x: {{ tasks.save.json }}: task "save" runs after "read"; a task can only use results of tasks listed before it');
+    expect(error.message).toBe(
+      'wf.yaml: tasks[0].args.x: {{ tasks.save.json }}: task "save" runs after "read" (a plain list runs in order); list it earlier, or declare "needs" to make the tasks a graph',
+    );
   });
 
   it('rejects a task using its own result', () => {
@@ -438,5 +446,130 @@ describe('parseWorkflow: tasks and references', () => {
     });
     expect(asked).toEqual([['tasks', 0, 'server']]);
     expect(error.line).toBe(12);
+  });
+});
+
+describe('parseWorkflow: run options', () => {
+  it('keeps pattern, concurrency, onError, schedule, groupTimeoutMs and replicas', () => {
+    const workflow = parseWorkflow(
+      makeDocument({
+        servers: { fs: { command: 'npx', replicas: 3 }, api: { url: 'http://h/', replicas: 2 } },
+        pattern: 'parallel',
+        concurrency: 4,
+        onError: 'continue',
+        schedule: 'groups',
+        groupTimeoutMs: 30000,
+      }),
+      OPTIONS,
+    );
+    expect(workflow).toMatchObject({ pattern: 'parallel', concurrency: 4, onError: 'continue', schedule: 'groups', groupTimeoutMs: 30000 });
+    expect(workflow.servers.fs).toMatchObject({ kind: 'stdio', replicas: 3 });
+    expect(workflow.servers.api).toMatchObject({ kind: 'http', replicas: 2 });
+  });
+
+  it('accepts an eager schedule', () => {
+    expect(parseWorkflow(makeDocument({ schedule: 'eager' }), OPTIONS).schedule).toBe('eager');
+  });
+
+  it('lists the choices of a field with fixed values, and the likely one', () => {
+    const error = errorFor(makeDocument({ pattern: 'paralel', onError: 'ignore', schedule: 3 }));
+    expect(error.field).toBe('pattern');
+    expect(error.message.split('\n')).toEqual([
+      'wf.yaml: pattern: expected one of: auto, sequential, parallel, multi-server; got the string "paralel"; did you mean "parallel"?',
+      'wf.yaml: onError: expected one of: stop, continue; got the string "ignore"',
+      'wf.yaml: schedule: expected one of: groups, eager; got the number 3',
+    ]);
+  });
+
+  it('rejects counts below 1 and fractions', () => {
+    const error = errorFor(makeDocument({ servers: { fs: { command: 'npx', replicas: 0 } }, tasks: [{ id: 't', server: 'fs', tool: 'x' }], concurrency: 1.5, groupTimeoutMs: 0 }));
+    expect(error.message.split('\n')).toEqual([
+      'wf.yaml: concurrency: expected a whole number, got the number 1.5',
+      'wf.yaml: groupTimeoutMs: must be greater than 0',
+      'wf.yaml: servers.fs.replicas: must be at least 1',
+    ]);
+    expect(errorFor(makeDocument({ concurrency: 0 })).message).toBe('wf.yaml: concurrency: must be at least 1');
+  });
+
+  it('rejects a group timeout with an eager schedule, which has no groups to wait for', () => {
+    const error = errorFor(makeDocument({ schedule: 'eager', groupTimeoutMs: 1000 }));
+    expect(error.field).toBe('groupTimeoutMs');
+    expect(error.message).toBe('wf.yaml: groupTimeoutMs: only applies with schedule: groups (an eager schedule has no synchronization points to wait at)');
+  });
+});
+
+describe('parseWorkflow: needs and dependency cycles', () => {
+  const task = (id: string, extra: Record<string, unknown> = {}) => ({ id, server: 'fs', tool: 't', ...extra });
+
+  it('keeps needs, and reads a single id as a list of one', () => {
+    const workflow = parseWorkflow(makeDocument({ tasks: [task('a'), task('b', { needs: 'a' }), task('c', { needs: ['a', 'b'] })] }), OPTIONS);
+    expect(workflow.tasks.map((t) => t.needs)).toEqual([[], ['a'], ['a', 'b']]);
+  });
+
+  it('lets a graph need and read tasks listed later, when nothing waits in a cycle', () => {
+    const workflow = parseWorkflow(
+      makeDocument({ tasks: [task('save', { needs: ['read'], args: { x: '{{ tasks.read.text }}' } }), task('read'), task('log', { args: { x: '{{ tasks.save.json }}' } })] }),
+      OPTIONS,
+    );
+    expect(workflow.tasks.map((t) => t.id)).toEqual(['save', 'read', 'log']);
+  });
+
+  it('rejects a needs cycle, naming the tasks in order and the needs field', () => {
+    const error = errorFor(makeDocument({ tasks: [task('x'), task('a', { needs: ['c'] }), task('b', { needs: ['a'] }), task('c', { needs: ['b'] })] }));
+    expect(error).toMatchObject({ code: 'INVALID_WORKFLOW', field: 'tasks[1].needs' });
+    expect(error.message).toBe(
+      'wf.yaml: tasks[1].needs: dependency cycle: a → b → c → a (each task waits for the one before it), so none of these tasks can start',
+    );
+  });
+
+  it('rejects a cycle closed by reading a result, at the placeholder', () => {
+    const error = errorFor(makeDocument({ tasks: [task('a', { args: { x: '{{ tasks.b.text }}' } }), task('b', { needs: ['a'] })] }));
+    expect(error.field).toBe('tasks[0].args.x');
+    expect(error.message).toBe(
+      'wf.yaml: tasks[0].args.x: dependency cycle: a → b → a (each task waits for the one before it), so none of these tasks can start',
+    );
+  });
+
+  it('rejects a cycle through needs and reads together', () => {
+    const error = errorFor(
+      makeDocument({ tasks: [task('a', { needs: ['c'] }), task('b', { args: { x: '{{ tasks.a.text }}' } }), task('c', { needs: ['b'] })] }),
+    );
+    expect(error.field).toBe('tasks[0].needs');
+    expect(error.message).toContain('a → b → c → a');
+  });
+
+  it('rejects needs on itself, on a missing id, and the same id twice', () => {
+    const error = errorFor(makeDocument({ tasks: [task('a'), task('b', { needs: ['b', 'ghost', 'a', 'a'] })] }));
+    expect(error.field).toBe('tasks[1].needs');
+    expect(error.message.split('\n')).toEqual([
+      'wf.yaml: tasks[1].needs: task "b" cannot need itself',
+      'wf.yaml: tasks[1].needs: unknown task "ghost" (tasks: a)',
+      'wf.yaml: tasks[1].needs: "a" is listed twice',
+    ]);
+  });
+
+  it('rejects needs that are not a list of task ids', () => {
+    const error = errorFor(makeDocument({ tasks: [task('a', { needs: 3 }), task('b', { needs: ['1st'] })] }));
+    expect(error.message.split('\n')).toEqual([
+      'wf.yaml: tasks[0].needs: expected a list, got the number 3',
+      'wf.yaml: tasks[1].needs[0]: task ids start with a letter or "_" and use only letters, digits, "_" and "-"',
+    ]);
+  });
+
+  it('lists every other task for an unknown placeholder in a graph', () => {
+    const error = errorFor(makeDocument({ tasks: [task('a', { args: { x: '{{ tasks.nope.text }}' } }), task('b', { needs: ['a'] }), task('c')] }));
+    expect(error.message).toBe('wf.yaml: tasks[0].args.x: {{ tasks.nope.text }} refers to unknown task "nope" (tasks: b, c)');
+  });
+
+  it('asks lineOf for the line of the needs in a cycle', () => {
+    const asked: unknown[] = [];
+    errorFor(makeDocument({ tasks: [task('a', { needs: ['b'] }), task('b', { needs: ['a'] })] }), {
+      ...OPTIONS,
+      lineOf: (path) => {
+        asked.push(path);
+        return 3;
+      },
+    });
+    expect(asked).toEqual([['tasks', 0, 'needs']]);
   });
 });

@@ -7,12 +7,15 @@ const WORKFLOW: Workflow = {
   name: 'planned',
   dir: '/flows',
   servers: {
-    fs: { kind: 'stdio', command: 'npx', args: [], env: {}, cwd: '/flows' },
-    planner: { kind: 'http', url: 'http://127.0.0.1:8931/mcp', headers: {} },
+    fs: { kind: 'stdio', replicas: 1, command: 'npx', args: [], env: {}, cwd: '/flows' },
+    planner: { kind: 'http', replicas: 1, url: 'http://127.0.0.1:8931/mcp', headers: {} },
   },
   plan: { server: 'planner', tool: 'make_plan', args: {} },
-  tasks: [{ id: 'setup', server: 'fs', tool: 'list_directory', args: {}, context: [] }],
+  tasks: [{ id: 'setup', server: 'fs', tool: 'list_directory', args: {}, context: [], needs: [] }],
   timeoutMs: 60_000,
+  pattern: 'auto',
+  onError: 'stop',
+  schedule: 'groups',
 };
 
 const CONTEXT: PlannedTasksContext = { workflow: WORKFLOW, planner: 'planner.make_plan', earlierTaskIds: ['setup'] };
@@ -30,7 +33,7 @@ function catchError(run: () => unknown): EnsembleError {
 describe('parsePlannedTasks: valid plans', () => {
   it('accepts an array of tasks and fills defaults', () => {
     const tasks = parsePlannedTasks([{ id: 'read', server: 'fs', tool: 'read_text_file', args: { path: 'a.txt' } }], CONTEXT);
-    expect(tasks).toEqual([{ id: 'read', server: 'fs', tool: 'read_text_file', args: { path: 'a.txt' }, context: [] }]);
+    expect(tasks).toEqual([{ id: 'read', server: 'fs', tool: 'read_text_file', args: { path: 'a.txt' }, context: [], needs: [] }]);
   });
 
   it('accepts { tasks: [...] } and ignores other keys beside it', () => {
@@ -38,7 +41,7 @@ describe('parsePlannedTasks: valid plans', () => {
       { reasoning: 'two steps', tasks: [{ id: 'a', server: 'fs', tool: 't', timeoutMs: 500, context: [{ server: 'fs', uri: 'file:///x' }] }] },
       CONTEXT,
     );
-    expect(tasks).toEqual([{ id: 'a', server: 'fs', tool: 't', args: {}, context: [{ server: 'fs', uri: 'file:///x' }], timeoutMs: 500 }]);
+    expect(tasks).toEqual([{ id: 'a', server: 'fs', tool: 't', args: {}, context: [{ server: 'fs', uri: 'file:///x' }], needs: [], timeoutMs: 500 }]);
   });
 
   it('lets planned tasks use earlier workflow tasks, earlier planned tasks and their own context', () => {
@@ -50,6 +53,18 @@ describe('parsePlannedTasks: valid plans', () => {
       CONTEXT,
     );
     expect(tasks.map((task) => task.id)).toEqual(['a', 'b']);
+  });
+
+  it('lets planned tasks need earlier workflow tasks and each other, in any order once one declares needs', () => {
+    const tasks = parsePlannedTasks(
+      [
+        { id: 'save', server: 'fs', tool: 't', needs: ['setup', 'read'] },
+        { id: 'read', server: 'fs', tool: 't' },
+        { id: 'log', server: 'fs', tool: 't', args: { x: '{{ tasks.save.text }} {{ tasks.setup.text }}' } },
+      ],
+      CONTEXT,
+    );
+    expect(tasks.map((task) => task.needs)).toEqual([['setup', 'read'], [], []]);
   });
 
   it('accepts an empty plan when the workflow has tasks of its own', () => {
@@ -123,8 +138,25 @@ describe('parsePlannedTasks: invalid plans', () => {
       ),
     );
     expect(error.message.split('\n').slice(1)).toEqual([
-      '  tasks[0].args.x: {{ tasks.b.text }}: task "b" runs after "a"; a task can only use results of tasks listed before it',
+      '  tasks[0].args.x: {{ tasks.b.text }}: task "b" runs after "a" (a plain list runs in order); list it earlier, or declare "needs" to make the tasks a graph',
       '  tasks[1].args.x: {{ tasks.ghost.json }} refers to unknown task "ghost" (tasks before it: setup, a)',
+    ]);
+  });
+
+  it('rejects a cycle among planned tasks and needs on unknown tasks', () => {
+    const error = catchError(() =>
+      parsePlannedTasks(
+        [
+          { id: 'a', server: 'fs', tool: 't', needs: ['b'] },
+          { id: 'b', server: 'fs', tool: 't', needs: ['a', 'ghost'] },
+        ],
+        CONTEXT,
+      ),
+    );
+    expect(error).toMatchObject({ code: 'INVALID_PLAN', field: 'tasks[1].needs', server: 'planner' });
+    expect(error.message.split('\n').slice(1)).toEqual([
+      '  tasks[1].needs: unknown task "ghost" (tasks: setup, a)',
+      '  tasks[0].needs: dependency cycle: a → b → a (each task waits for the one before it), so none of these tasks can start',
     ]);
   });
 

@@ -1,0 +1,372 @@
+/**
+ * Parallel execution (seed: "Parallel Execution Pattern").
+ *
+ *   initializing ─► planning ─► identifyingTasks ─► creatingGroups ─► executing ─► combiningResults ─► finalOutput
+ *                                                                       │ per group: executingGroup ─► synchronizationPoint
+ *                                                                       │ or eager: flowing
+ *   a failure with onError: stop ─► cancelling ─► failed
+ *
+ * Every server may run as a pool of replicas (`replicas: N`), each its own
+ * server actor. Each task in flight is a spawned task actor on an idle
+ * replica; a run-wide `concurrency` caps how many fly at once.
+ */
+import { and, assign, emit, enqueueActions, fromPromise, setup, type AnyActorRef } from 'xstate';
+import type { RunEvent, TaskRef } from '../src/core/bus-events.js';
+import { toErrorInfo, type ErrorInfo } from '../src/core/errors.js';
+import type { TaskStatus, ToolInfo, ToolResult } from '../src/core/results.js';
+import type { ServerActorInput, ServerReport } from '../src/core/server-port.js';
+import type { TaskSpec, Workflow } from '../src/core/workflow.js';
+import { listDependencies } from '../src/planning/dependencies.js';
+import { createParallelGroups } from '../src/planning/parallel-groups.js';
+import { createPlanCommand, describePlannerFailure, PLAN_CALL, readPlan } from './planner-steps.js';
+import { serverPlaceholder } from './server-placeholder.js';
+import { taskMachine, type TaskActorInput, type TaskFinishedEvent } from './task.machine.js';
+import { checkToolsExist, listReferencedTasks } from './task-steps.js';
+
+export interface ParallelInput {
+  runId: string;
+  workflow: Workflow;
+}
+
+export interface ParallelContext {
+  runId: string;
+  workflow: Workflow;
+  /** Every replica's actor, by replica id (`server#n`). */
+  replicas: Record<string, AnyActorRef>;
+  ready: string[];
+  tools: Record<string, ToolInfo[]>;
+  /** Idle replica ids, by server name. */
+  idle: Record<string, string[]>;
+  concurrency: number;
+  plannedTasks?: TaskSpec[];
+  breakdown: TaskSpec[];
+  needs: Record<string, string[]>;
+  groups: string[][];
+  groupIndex: number;
+  status: Record<string, TaskStatus>;
+  /** Replica each running task is on, by task id. */
+  running: Record<string, string>;
+  results: Record<string, ToolResult>;
+  referenced: string[];
+  error?: ErrorInfo;
+  output?: string;
+}
+
+export type ParallelEvent = ServerReport | TaskFinishedEvent | { type: 'run.cancel'; reason: string };
+
+const replicaId = (server: string, replica: number) => `${server}#${replica}`;
+const taskActorId = (taskId: string) => `task:${taskId}`;
+const refOf = (task: TaskSpec): TaskRef => ({ id: task.id, server: task.server, tool: task.tool });
+const taskById = (context: ParallelContext, id: string) => context.breakdown.find((task) => task.id === id)!;
+const totalReplicas = (workflow: Workflow) => Object.values(workflow.servers).reduce((sum, spec) => sum + spec.replicas, 0);
+
+/** Tasks the current schedule may start now: the current group's, or (eager) any. */
+function candidates(context: ParallelContext): string[] {
+  return context.workflow.schedule === 'eager' ? context.breakdown.map((task) => task.id) : (context.groups[context.groupIndex] ?? []);
+}
+
+const isSettled = (status: TaskStatus | undefined) => status !== 'pending' && status !== 'running';
+
+/** Every task that (transitively) needs the given one. */
+function listDependents(context: ParallelContext, id: string): string[] {
+  const found = new Set<string>();
+  const visit = (target: string) => {
+    for (const [task, needs] of Object.entries(context.needs)) {
+      if (needs.includes(target) && !found.has(task)) {
+        found.add(task);
+        visit(task);
+      }
+    }
+  };
+  visit(id);
+  return context.breakdown.map((task) => task.id).filter((task) => found.has(task));
+}
+
+export const parallelMachine = setup({
+  types: {
+    input: {} as ParallelInput,
+    context: {} as ParallelContext,
+    events: {} as ParallelEvent,
+    emitted: {} as RunEvent,
+    output: {} as { output?: string; error?: ErrorInfo },
+  },
+  actors: {
+    server: serverPlaceholder,
+    task: taskMachine,
+    synthesize: fromPromise<string, { runId: string }>(async () => {
+      throw new Error('no synthesize actor provided');
+    }),
+  },
+  delays: {
+    // No group timeout set: wait as long as a timer can (each call has its own timeout anyway).
+    groupTimeout: ({ context }) => context.workflow.groupTimeoutMs ?? 2_147_483_647,
+  },
+  guards: {
+    allServersReady: ({ context }) => context.ready.length === totalReplicas(context.workflow),
+    hasPlanner: ({ context }) => context.workflow.plan !== undefined,
+    isPlanReply: ({ event }) => 'callId' in event && event.callId === PLAN_CALL,
+    isPlanError: ({ event }) => event.type === 'server.result' && event.callId === PLAN_CALL && event.result.isError,
+    hasError: ({ context }) => context.error !== undefined,
+    isEager: ({ context }) => context.workflow.schedule === 'eager',
+    hasMoreGroups: ({ context }) => context.groupIndex < context.groups.length,
+    groupSettled: ({ context }) => (context.groups[context.groupIndex] ?? []).every((id) => isSettled(context.status[id])),
+    allSettled: ({ context }) => Object.values(context.status).every(isSettled),
+    nothingInFlight: ({ context }) => Object.keys(context.running).length === 0,
+    mustStop: ({ context, event }) => event.type === 'task.finished' && event.outcome.status !== 'completed' && context.workflow.onError === 'stop',
+  },
+  actions: {
+    phase: emit((_, params: { phase: 'initializing' | 'planning' | 'breakdown' | 'executing' | 'synthesizing' }) => ({ type: 'run.phase' as const, phase: params.phase })),
+    spawnReplicas: assign({
+      replicas: ({ context, spawn }) => {
+        const replicas: Record<string, AnyActorRef> = {};
+        for (const [name, spec] of Object.entries(context.workflow.servers)) {
+          for (let replica = 1; replica <= spec.replicas; replica++) {
+            const id = replicaId(name, replica);
+            const input: ServerActorInput = { name, replica, spec, runId: context.runId, timeoutMs: context.workflow.timeoutMs };
+            replicas[id] = spawn('server', { id, input });
+          }
+        }
+        return replicas;
+      },
+    }),
+    markReady: assign(({ context, event }) => {
+      if (event.type !== 'server.ready') return {};
+      const id = replicaId(event.server, event.replica);
+      return {
+        ready: [...context.ready, id],
+        tools: { ...context.tools, [event.server]: event.tools },
+        idle: { ...context.idle, [event.server]: [...(context.idle[event.server] ?? []), id] },
+      };
+    }),
+    failWithEvent: assign({
+      error: ({ event }) =>
+        event.type === 'server.unavailable' || event.type === 'server.failed'
+          ? event.error
+          : { code: 'CANCELLED' as const, message: `run cancelled: ${event.type === 'run.cancel' ? event.reason : ''}` },
+    }),
+    askPlanner: enqueueActions(({ context, enqueue }) => {
+      enqueue.sendTo(context.replicas[replicaId(context.workflow.plan!.server, 1)]!, createPlanCommand(context.workflow));
+    }),
+    failPlanner: assign({ error: ({ context, event }) => describePlannerFailure(context.workflow, event as ServerReport) }),
+    acceptPlan: assign(({ context, event }) => (event.type === 'server.result' ? readPlan(context.workflow, event) : {})),
+    identifyTasks: assign(({ context }) => {
+      const breakdown = [...context.workflow.tasks, ...(context.plannedTasks ?? [])];
+      const missingTool = checkToolsExist(breakdown, context.tools);
+      if (missingTool) return { error: missingTool };
+      const { needs } = listDependencies(breakdown);
+      return {
+        breakdown,
+        needs,
+        referenced: [...listReferencedTasks(breakdown, context.workflow.output)],
+        status: Object.fromEntries(breakdown.map((task) => [task.id, 'pending' as TaskStatus])),
+        concurrency: context.workflow.concurrency ?? totalReplicas(context.workflow),
+      };
+    }),
+    createGroups: enqueueActions(({ context, enqueue }) => {
+      const groups = createParallelGroups(context.breakdown, context.needs);
+      enqueue.assign({ groups, groupIndex: 0 });
+      const source = context.plannedTasks ? (context.workflow.tasks.length > 0 ? 'workflow+planner' : 'planner') : 'workflow';
+      enqueue.emit({ type: 'run.breakdown', tasks: context.breakdown.map(refOf), source, groups } satisfies RunEvent);
+    }),
+    announceGroup: emit(({ context }) => ({ type: 'run.group' as const, index: context.groupIndex, tasks: context.groups[context.groupIndex] ?? [], phase: 'started' as const })),
+    synchronizeGroup: enqueueActions(({ context, enqueue }) => {
+      enqueue.emit({ type: 'run.group', index: context.groupIndex, tasks: context.groups[context.groupIndex] ?? [], phase: 'synchronized' } satisfies RunEvent);
+      enqueue.assign({ groupIndex: context.groupIndex + 1 });
+    }),
+    /** Starts every candidate whose needs are met, while replicas and concurrency allow. */
+    dispatch: enqueueActions(({ context, enqueue }) => {
+      const status = { ...context.status };
+      const running = { ...context.running };
+      const idle = Object.fromEntries(Object.entries(context.idle).map(([server, ids]) => [server, [...ids]]));
+      let inFlight = Object.keys(running).length;
+      const readers = Object.fromEntries(Object.keys(context.workflow.servers).map((name) => [name, context.replicas[replicaId(name, 1)]!]));
+      for (const id of candidates(context)) {
+        if (inFlight >= context.concurrency) break;
+        if (status[id] !== 'pending') continue;
+        if (!(context.needs[id] ?? []).every((need) => status[need] === 'completed')) continue;
+        const task = taskById(context, id);
+        const worker = idle[task.server]?.shift();
+        if (worker === undefined) continue;
+        status[id] = 'running';
+        running[id] = worker;
+        inFlight++;
+        const results = Object.fromEntries(Object.entries(context.results).filter(([taskId]) => (context.needs[id] ?? []).includes(taskId)));
+        const input: TaskActorInput = { task, results, worker: context.replicas[worker]!, readers };
+        enqueue.spawnChild('task', { id: taskActorId(id), input });
+        enqueue.emit({ type: 'task.started', task: refOf(task), args: task.args, worker } satisfies RunEvent);
+      }
+      enqueue.assign({ status, running, idle });
+    }),
+    finishTask: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'task.finished') return;
+      const { taskId, outcome } = event;
+      const task = taskById(context, taskId);
+      const worker = context.running[taskId];
+      const { [taskId]: _done, ...running } = context.running;
+      const idle = worker ? { ...context.idle, [task.server]: [...(context.idle[task.server] ?? []), worker] } : context.idle;
+      const status = { ...context.status, [taskId]: outcome.status };
+      if (outcome.status === 'completed') {
+        if (context.referenced.includes(taskId)) enqueue.assign({ results: { ...context.results, [taskId]: outcome.result } });
+        enqueue.emit({ type: 'task.completed', task: refOf(task), result: outcome.result, durationMs: outcome.durationMs } satisfies RunEvent);
+      } else {
+        const failed: RunEvent = { type: 'task.failed', task: refOf(task), error: outcome.error, durationMs: outcome.durationMs };
+        if (outcome.status === 'failed' && outcome.result) failed.result = outcome.result;
+        enqueue.emit(failed);
+        if (!context.error) enqueue.assign({ error: outcome.error });
+        // What needs a task that did not complete can never run.
+        for (const dependent of listDependents(context, taskId)) {
+          if (status[dependent] !== 'pending') continue;
+          status[dependent] = 'skipped';
+          enqueue.emit({ type: 'task.skipped', task: refOf(taskById(context, dependent)), reason: `needs "${taskId}", which ${outcome.status === 'cancelled' ? 'was cancelled' : 'failed'}` } satisfies RunEvent);
+        }
+      }
+      enqueue.assign({ running, idle, status });
+    }),
+    cancelInFlight: enqueueActions(({ context, enqueue }) => {
+      const reason = context.error ? `stopping: ${context.error.message}` : 'stopping';
+      for (const id of Object.keys(context.running)) enqueue.sendTo(taskActorId(id), { type: 'task.cancel', reason });
+    }),
+    skipPending: enqueueActions(({ context, enqueue }) => {
+      const status = { ...context.status };
+      for (const task of context.breakdown) {
+        if (status[task.id] !== 'pending') continue;
+        status[task.id] = 'skipped';
+        enqueue.emit({ type: 'task.skipped', task: refOf(task), reason: `not run: ${context.error?.message ?? 'the run stopped'}` } satisfies RunEvent);
+      }
+      enqueue.assign({ status });
+    }),
+    failGroupTimeout: assign({
+      error: ({ context }) => ({
+        code: 'CALL_TIMEOUT' as const,
+        message: `group ${context.groupIndex + 1} (${(context.groups[context.groupIndex] ?? []).join(', ')}) did not reach its synchronization point within ${context.workflow.groupTimeoutMs} ms`,
+      }),
+    }),
+  },
+}).createMachine({
+  id: 'parallel',
+  context: ({ input }) => ({
+    runId: input.runId,
+    workflow: input.workflow,
+    replicas: {},
+    ready: [],
+    tools: {},
+    idle: {},
+    concurrency: 1,
+    breakdown: [],
+    needs: {},
+    groups: [],
+    groupIndex: 0,
+    status: {},
+    running: {},
+    results: {},
+    referenced: [],
+  }),
+  initial: 'initializing',
+  on: {
+    'run.cancel': { target: '.cancelling', actions: 'failWithEvent' },
+  },
+  states: {
+    initializing: {
+      entry: [{ type: 'phase', params: { phase: 'initializing' } }, 'spawnReplicas'],
+      always: { guard: 'allServersReady', target: 'planning' },
+      on: {
+        'server.ready': { actions: 'markReady' },
+        'server.unavailable': { target: 'failed', actions: 'failWithEvent' },
+      },
+    },
+    planning: {
+      entry: { type: 'phase', params: { phase: 'planning' } },
+      initial: 'choosing',
+      states: {
+        choosing: {
+          always: [{ guard: 'hasPlanner', target: 'askingPlanner' }, { target: '#parallel.identifyingTasks' }],
+        },
+        askingPlanner: {
+          entry: 'askPlanner',
+          on: {
+            'server.result': [
+              { guard: 'isPlanError', target: '#parallel.failed', actions: 'failPlanner' },
+              { guard: 'isPlanReply', target: 'readingPlan', actions: 'acceptPlan' },
+            ],
+            'server.failed': { guard: 'isPlanReply', target: '#parallel.failed', actions: 'failPlanner' },
+          },
+        },
+        readingPlan: {
+          always: [{ guard: 'hasError', target: '#parallel.failed' }, { target: '#parallel.identifyingTasks' }],
+        },
+      },
+    },
+    identifyingTasks: {
+      entry: [{ type: 'phase', params: { phase: 'breakdown' } }, 'identifyTasks'],
+      always: [{ guard: 'hasError', target: 'failed' }, { target: 'creatingGroups' }],
+    },
+    creatingGroups: {
+      entry: 'createGroups',
+      always: { target: 'executing' },
+    },
+    executing: {
+      entry: { type: 'phase', params: { phase: 'executing' } },
+      initial: 'choosingSchedule',
+      states: {
+        choosingSchedule: {
+          always: [{ guard: 'isEager', target: 'flowing' }, { target: 'nextGroup' }],
+        },
+        nextGroup: {
+          always: [
+            { guard: 'hasMoreGroups', target: 'executingGroup' },
+            { guard: 'hasError', target: '#parallel.failed' },
+            { target: '#parallel.combiningResults' },
+          ],
+        },
+        executingGroup: {
+          entry: ['announceGroup', 'dispatch'],
+          always: { guard: 'groupSettled', target: 'synchronizationPoint' },
+          after: { groupTimeout: { target: '#parallel.cancelling', actions: 'failGroupTimeout' } },
+          on: {
+            'task.finished': [
+              { guard: 'mustStop', target: '#parallel.cancelling', actions: 'finishTask' },
+              { actions: ['finishTask', 'dispatch'] },
+            ],
+          },
+        },
+        synchronizationPoint: {
+          entry: 'synchronizeGroup',
+          always: { target: 'nextGroup' },
+        },
+        flowing: {
+          entry: 'dispatch',
+          always: [
+            { guard: and(['allSettled', 'hasError']), target: '#parallel.failed' },
+            { guard: 'allSettled', target: '#parallel.combiningResults' },
+          ],
+          on: {
+            'task.finished': [
+              { guard: 'mustStop', target: '#parallel.cancelling', actions: 'finishTask' },
+              { actions: ['finishTask', 'dispatch'] },
+            ],
+          },
+        },
+      },
+    },
+    cancelling: {
+      entry: ['cancelInFlight', 'skipPending'],
+      always: { guard: 'nothingInFlight', target: 'failed' },
+      on: {
+        'task.finished': { actions: 'finishTask' },
+      },
+    },
+    combiningResults: {
+      entry: { type: 'phase', params: { phase: 'synthesizing' } },
+      invoke: {
+        id: 'synthesize',
+        src: 'synthesize',
+        input: ({ context }) => ({ runId: context.runId }),
+        onDone: { target: 'finalOutput', actions: assign({ output: ({ event }) => event.output }) },
+        onError: { target: 'failed', actions: assign({ error: ({ event }) => toErrorInfo(event.error, { code: 'TEMPLATE' }) }) },
+      },
+    },
+    finalOutput: { type: 'final' },
+    failed: { type: 'final' },
+  },
+  output: ({ context }) => (context.error ? { output: context.output, error: context.error } : { output: context.output }),
+});
