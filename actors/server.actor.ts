@@ -9,7 +9,7 @@
  * Replies go to the parent as `ServerReport` events; every call's result or
  * error, and every state change, is also published on the bus.
  */
-import { assign, fromCallback, sendParent, sendTo, setup, type ActorRefFrom } from 'xstate';
+import { assign, enqueueActions, fromCallback, sendParent, sendTo, setup, type ActorRefFrom, type AnyActorRef } from 'xstate';
 import type { BusPayload } from '../src/core/bus-events.js';
 import type { ErrorInfo } from '../src/core/errors.js';
 import type { ToolInfo } from '../src/core/results.js';
@@ -124,14 +124,15 @@ export function createServerActor(deps: ServerActorDeps) {
       isLastCall: ({ context }) => context.inFlight <= 1,
     },
     actions: {
-      deliverReply: ({ event, self }) => {
-        if (event.type !== 'conn.reply') return;
-        (event.replyTo ?? self._parent)?.send(event.reply);
-      },
+      // sendTo defers delivery until this transition is done: a reply never runs another actor mid-transition.
+      deliverReply: sendTo(
+        ({ event, self }) => ((event.type === 'conn.reply' && event.replyTo) || self._parent) as AnyActorRef,
+        ({ event }) => (event as Extract<ServerActorEvent, { type: 'conn.reply' }>).reply,
+      ),
       countCall: assign({ inFlight: ({ context }) => context.inFlight + 1 }),
       forwardCall: sendTo('connection', ({ event }) => event as ServerCommand),
       // The server cannot take calls now: answer at once so no caller waits forever.
-      refuseCall: ({ context, event, self }) => {
+      refuseCall: enqueueActions(({ context, event, enqueue, self }) => {
         if (event.type !== 'server.call' && event.type !== 'server.read') return;
         const error: ErrorInfo = context.error ?? {
           code: 'SERVER_UNAVAILABLE',
@@ -140,8 +141,9 @@ export function createServerActor(deps: ServerActorDeps) {
         };
         const tool = event.type === 'server.call' ? event.tool : `resources/read ${event.uri}`;
         deps.publish({ type: 'server.call.error', server: context.name, callId: event.callId, tool, error, durationMs: 0, ...(event.task ? { task: event.task } : {}) });
-        (event.replyTo ?? self._parent)?.send({ type: 'server.failed', server: context.name, callId: event.callId, error, durationMs: 0 } satisfies ServerReport);
-      },
+        const target = (event.replyTo ?? self._parent) as AnyActorRef | undefined;
+        if (target) enqueue.sendTo(target, { type: 'server.failed', server: context.name, callId: event.callId, error, durationMs: 0 } satisfies ServerReport);
+      }),
     },
   }).createMachine({
     id: 'server',

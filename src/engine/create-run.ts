@@ -77,7 +77,8 @@ export function createRun(workflow: Workflow, options: RunOptions = {}): Run {
     const finished = new Promise<void>((resolve) => {
       actor.subscribe({ complete: resolve, error: () => resolve() });
     });
-    cancel = (reason) => actor.send({ type: 'run.cancel', reason });
+    // Deferred: cancel() is often called from a bus subscriber, in the middle of some actor's transition.
+    cancel = (reason) => queueMicrotask(() => actor.send({ type: 'run.cancel', reason }));
     const onAbort = () => cancel(String(options.signal?.reason ?? 'aborted'));
     options.signal?.addEventListener('abort', onAbort, { once: true });
 
