@@ -112,7 +112,9 @@ export class McpConnection {
     const where = describeEndpoint(this.spec);
     const cause = errorMessage(error);
     let message: string;
-    if ((error as NodeJS.ErrnoException)?.code === 'ENOENT') {
+    if ((error as NodeJS.ErrnoException)?.code === 'ENOCWD') {
+      message = `server "${this.server}" failed to start: ${cause}`;
+    } else if ((error as NodeJS.ErrnoException)?.code === 'ENOENT') {
       message = `server "${this.server}" failed to start: command not found: ${where}`;
     } else if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
       message = `server "${this.server}" did not answer initialize in time (${where})`;

@@ -8,6 +8,7 @@
  * then SIGTERM, then SIGKILL, each after a grace period.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { statSync } from 'node:fs';
 import process from 'node:process';
 import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -62,6 +63,11 @@ export class ProcessTransport implements Transport {
   start(): Promise<void> {
     if (this.child) throw new Error('ProcessTransport already started');
     const { command, args, env, cwd } = this.config;
+    // Node reports a missing cwd as ENOENT, just like a missing command: tell them apart here.
+    if (!isDirectory(cwd)) {
+      const error = Object.assign(new Error(`working folder does not exist: ${cwd}`), { code: 'ENOCWD' });
+      return Promise.reject(error);
+    }
     return new Promise((resolve, reject) => {
       const child = spawn(command, args, {
         cwd,
@@ -158,5 +164,13 @@ export class ProcessTransport implements Transport {
       if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.shift();
       this.config.onStderrLine?.(line);
     }
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
   }
 }

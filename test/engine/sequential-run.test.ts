@@ -297,3 +297,15 @@ function readLog(path: string): { event: string; reason?: string }[] {
   }
   return text.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { event: string; reason?: string });
 }
+
+describe('regressions', () => {
+  it('names a missing working folder instead of calling the command missing', async () => {
+    const report = await run({
+      servers: { fx: { ...fixtureServer(), cwd: '/nonexistent/ensemble-folder' } },
+      tasks: [{ id: 'a', server: 'fx', tool: 'noop' }],
+    });
+    expect(report.error).toMatchObject({ code: 'SERVER_START_FAILED', server: 'fx' });
+    expect(report.error?.message).toContain('working folder does not exist: /nonexistent/ensemble-folder');
+    expect(report.error?.message).not.toContain('command not found');
+  });
+});
