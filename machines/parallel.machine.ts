@@ -16,7 +16,7 @@ import { toErrorInfo, type ErrorInfo } from '../src/core/errors.js';
 import type { TaskStatus, ToolInfo, ToolResult } from '../src/core/results.js';
 import type { ServerActorInput, ServerReport } from '../src/core/server-port.js';
 import type { TaskSpec, Workflow } from '../src/core/workflow.js';
-import { listDependencies } from '../src/planning/dependencies.js';
+import { listBreakdownDependencies } from '../src/planning/dependencies.js';
 import { createParallelGroups } from '../src/planning/parallel-groups.js';
 import { createPlanCommand, describePlannerFailure, PLAN_CALL, readPlan } from './planner-steps.js';
 import { serverPlaceholder } from './server-placeholder.js';
@@ -153,7 +153,7 @@ export const parallelMachine = setup({
       const breakdown = [...context.workflow.tasks, ...(context.plannedTasks ?? [])];
       const missingTool = checkToolsExist(breakdown, context.tools);
       if (missingTool) return { error: missingTool };
-      const { needs } = listDependencies(breakdown);
+      const { needs } = listBreakdownDependencies(context.workflow.tasks, context.plannedTasks ?? []);
       return {
         breakdown,
         needs,

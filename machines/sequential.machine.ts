@@ -15,7 +15,7 @@ import { toErrorInfo, type ErrorInfo } from '../src/core/errors.js';
 import type { ResourceResult, ToolInfo, ToolResult } from '../src/core/results.js';
 import type { ServerActorInput, ServerCommand, ServerReport } from '../src/core/server-port.js';
 import type { TaskSpec, Workflow } from '../src/core/workflow.js';
-import { listDependencies } from '../src/planning/dependencies.js';
+import { listBreakdownDependencies } from '../src/planning/dependencies.js';
 import { toTopologicalOrder } from '../src/planning/parallel-groups.js';
 import { createPlanCommand, describePlannerFailure, PLAN_CALL, readPlan } from './planner-steps.js';
 import { serverPlaceholder } from './server-placeholder.js';
@@ -113,7 +113,7 @@ export const sequentialMachine = setup({
         return;
       }
       // A graph may declare a task before what it needs: run in dependency order.
-      const breakdown = toTopologicalOrder(declared, listDependencies(declared).needs);
+      const breakdown = toTopologicalOrder(declared, listBreakdownDependencies(context.workflow.tasks, context.plannedTasks ?? []).needs);
       enqueue.assign({ breakdown, referenced: [...listReferencedTasks(breakdown, context.workflow.output)] });
       const source = context.plannedTasks ? (context.workflow.tasks.length > 0 ? 'workflow+planner' : 'planner') : 'workflow';
       enqueue.emit({ type: 'run.breakdown', tasks: declared.map(refOf), source } satisfies RunEvent);

@@ -42,8 +42,12 @@ export interface TaskSpec {
   /** Values may hold `{{ … }}` placeholders, rendered just before the call. */
   args: Record<string, unknown>;
   context: ResourceRef[];
-  /** Tasks that must complete first, as declared (`needs`); data dependencies are derived from `args`. */
-  needs: string[];
+  /**
+   * Tasks that must complete first, as declared; absent when the file does not
+   * say `needs` (even `needs: []` turns a plain list into a graph). Data
+   * dependencies are derived from `args`.
+   */
+  needs?: string[];
   timeoutMs?: number;
 }
 
@@ -77,6 +81,8 @@ export interface Workflow {
   schedule: 'groups' | 'eager';
   /** How long a synchronization point waits for its group before cancelling what is left. */
   groupTimeoutMs?: number;
+  /** Absolute folder the run works in; created before any server starts. `${WORKSPACE}` in env names it. */
+  workspace?: string;
 }
 
 export const DEFAULT_CALL_TIMEOUT_MS = 60_000;

@@ -4,6 +4,7 @@
  * the report is handed back.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import type { Observable } from 'rxjs';
 import { createActor, fromPromise, type AnyStateMachine, type InspectionEvent, type Observer } from 'xstate';
 import { createServerActor } from '../../actors/server.actor.js';
@@ -61,6 +62,16 @@ export function createRun(workflow: Workflow, options: RunOptions = {}): Run {
   const execute = async (): Promise<RunReport> => {
     const startedAt = Date.now();
     const synthesizer = createSynthesizer(bus, { workflow, pattern });
+    // Servers often must be given folders that exist when they start (server-filesystem does).
+    const workspaceError = await prepareWorkspace(workflow);
+    if (workspaceError) {
+      bus.publish({ type: 'run.started', workflow: workflow.name, pattern });
+      bus.publish({ type: 'run.finished', status: 'failed', output: '', error: workspaceError });
+      const report = synthesizer.report('failed', { output: '', error: workspaceError, startedAt });
+      synthesizer.stop();
+      bus.complete();
+      return report;
+    }
     const closes = new Set<Promise<void>>();
     const server = createServerActor({ publish: bus.publish, trackClose: (closing) => closes.add(closing) });
     const synthesize = fromPromise<string, { runId: string }>(async () => synthesizer.synthesize());
@@ -114,6 +125,16 @@ export function createRun(workflow: Workflow, options: RunOptions = {}): Run {
     start: () => (started ??= execute()),
     cancel: (reason = 'cancelled') => cancel(reason),
   };
+}
+
+async function prepareWorkspace(workflow: Workflow): Promise<ErrorInfo | undefined> {
+  if (!workflow.workspace) return undefined;
+  try {
+    await mkdir(workflow.workspace, { recursive: true });
+    return undefined;
+  } catch (error) {
+    return { code: 'INVALID_WORKFLOW', field: 'workspace', message: `workspace ${workflow.workspace} cannot be created: ${(error as Error).message}` };
+  }
 }
 
 /** Waits for every close, including ones that start while waiting. */

@@ -32,12 +32,11 @@ export interface TaskDependencies {
 }
 
 /**
- * True when a task declares `needs`, which turns its whole list into a graph.
- * An empty `needs` is not told apart from none: `TaskSpec` keeps no trace of
- * which one the file said.
+ * True when a task declares `needs`, which turns its whole list into a graph;
+ * `needs: []` counts too: it says "this task waits for nothing".
  */
 function declaresNeeds(task: TaskSpec): boolean {
-  return task.needs.length > 0;
+  return task.needs !== undefined;
 }
 
 /**
@@ -79,9 +78,49 @@ export function listDependencies(tasks: readonly TaskSpec[]): TaskDependencies {
   const needs: Record<string, string[]> = {};
   tasks.forEach((task, index) => {
     const previous = mode === 'list' && index > 0 ? [tasks[index - 1]!.id] : [];
-    needs[task.id] = orderIds([...previous, ...task.needs, ...listReadTasks(task)], position);
+    needs[task.id] = orderIds([...previous, ...(task.needs ?? []), ...listReadTasks(task)], position);
   });
   return { mode, needs, reason: describeMode(mode, tasks.length, declaring) };
+}
+
+/**
+ * Dependencies of a whole breakdown: the workflow's own tasks followed by a
+ * planner's. Each list is read by its own rule (a planner's plain list stays
+ * a list even when the file is a graph, and the other way round), as
+ * `parsePlannedTasks` validated them; and planned tasks run after the
+ * workflow's own, so each planned task that waits for no other planned task
+ * waits for the workflow tasks that nothing else waits for. Two plain lists
+ * thus make one longer list.
+ *
+ * Do not call `listDependencies` on the two lists joined: one `needs` in
+ * either would turn the other into a graph too.
+ *
+ * @example
+ * // file: a plain list a, b; planner: p needs a, q
+ * listBreakdownDependencies([a, b], [{ ...p, needs: ['a'] }, q]).needs
+ * // { a: [], b: ['a'], p: ['a', 'b'], q: ['b'] }
+ */
+export function listBreakdownDependencies(workflowTasks: readonly TaskSpec[], plannedTasks: readonly TaskSpec[]): TaskDependencies {
+  const own = listDependencies(workflowTasks);
+  if (plannedTasks.length === 0) return own;
+  const planned = listDependencies(plannedTasks);
+  const plannedIds = new Set(plannedTasks.map((task) => task.id));
+  const waitedFor = new Set(Object.values(own.needs).flat());
+  const last = workflowTasks.map((task) => task.id).filter((id) => !waitedFor.has(id));
+
+  const position = new Map<string, number>();
+  [...workflowTasks, ...plannedTasks].forEach((task, index) => {
+    if (!position.has(task.id)) position.set(task.id, index);
+  });
+  const needs: Record<string, string[]> = { ...own.needs };
+  for (const task of plannedTasks) {
+    const dependencies = planned.needs[task.id] ?? [];
+    const isFirst = !dependencies.some((id) => plannedIds.has(id));
+    needs[task.id] = orderIds([...dependencies, ...(isFirst ? last : [])], position);
+  }
+  const mode: DependencyMode = own.mode === 'list' && planned.mode === 'list' ? 'list' : 'graph';
+  const reason = workflowTasks.length === 0 ? planned.reason : `${own.reason}; then the planned tasks, after them: ${planned.reason}`;
+  return { mode, needs, reason };
 }
 
 /** De-duplicated; ids outside the list first (as met), then list ids in declared order. */

@@ -63,7 +63,8 @@ export function parseWorkflow(raw: unknown, options: ParseWorkflowOptions): Work
 
   const dir = resolve(options.dir);
   const problems: Problem[] = [];
-  const variables = { ...(options.env ?? process.env), WORKFLOW_DIR: dir };
+  const workspace = document.workspace === undefined ? undefined : resolve(dir, document.workspace);
+  const variables = { ...(options.env ?? process.env), WORKFLOW_DIR: dir, WORKSPACE: workspace ?? dir };
   const servers: Record<string, ServerSpec> = {};
   for (const [name, server] of Object.entries(document.servers)) {
     servers[name] = toServerSpec(server, { dir, variables, at: ['servers', name], problems });
@@ -112,6 +113,7 @@ export function parseWorkflow(raw: unknown, options: ParseWorkflowOptions): Work
     onError: document.onError ?? 'stop',
     schedule: document.schedule ?? 'groups',
     ...(document.groupTimeoutMs !== undefined ? { groupTimeoutMs: document.groupTimeoutMs } : {}),
+    ...(workspace !== undefined ? { workspace } : {}),
   };
 }
 

@@ -83,7 +83,7 @@ export function checkTaskReferences(tasks: readonly TaskSpec[], options: TaskRef
   tasks.forEach((task, index) => {
     if (!firstIndex.has(task.id)) firstIndex.set(task.id, index);
   });
-  const { mode } = listDependencies(tasks);
+  const { mode, needs } = listDependencies(tasks);
 
   tasks.forEach((task, index) => {
     const taskAt = [...at, index];
@@ -114,7 +114,7 @@ export function checkTaskReferences(tasks: readonly TaskSpec[], options: TaskRef
 
   // A plain list cannot have a cycle: it runs in order, and reading a later task is reported above.
   if (mode === 'graph') {
-    const cycle = checkCycle(tasks, at, firstIndex);
+    const cycle = checkCycle(tasks, needs, { at, firstIndex });
     if (cycle) problems.push(cycle);
   }
   return problems;
@@ -125,7 +125,7 @@ function checkNeeds(scope: ArgScope, path: FieldPath): Problem[] {
   const { task } = scope;
   const problems: Problem[] = [];
   const seen = new Set<string>();
-  for (const id of task.needs) {
+  for (const id of task.needs ?? []) {
     if (seen.has(id)) {
       problems.push({ path, message: `"${id}" is listed twice` });
       continue;
@@ -146,8 +146,11 @@ function checkNeeds(scope: ArgScope, path: FieldPath): Problem[] {
  * should not be there. Needs on itself or on unknown ids are reported
  * separately, so they are left out here.
  */
-function checkCycle(tasks: readonly TaskSpec[], at: FieldPath, firstIndex: ReadonlyMap<string, number>): Problem | undefined {
-  const { needs } = listDependencies(tasks);
+function checkCycle(
+  tasks: readonly TaskSpec[],
+  needs: Readonly<Record<string, readonly string[]>>,
+  { at, firstIndex }: { at: FieldPath; firstIndex: ReadonlyMap<string, number> },
+): Problem | undefined {
   const known: Record<string, string[]> = {};
   for (const [id, dependencies] of Object.entries(needs)) {
     known[id] = dependencies.filter((dependency) => dependency !== id && firstIndex.has(dependency));
@@ -164,7 +167,7 @@ function checkCycle(tasks: readonly TaskSpec[], at: FieldPath, firstIndex: Reado
     const reference = parseReference(placeholder);
     return reference?.source === 'task' && reference.task === needed;
   });
-  const path = task.needs.includes(needed) || !read ? [...taskAt, 'needs'] : read.path;
+  const path = (task.needs ?? []).includes(needed) || !read ? [...taskAt, 'needs'] : read.path;
   return {
     path,
     message: `dependency cycle: ${cycle.join(' → ')} (each task waits for the one before it), so none of these tasks can start`,

@@ -124,7 +124,8 @@ export const resourceRefSchema = z.strictObject(resourceRefShape);
  * Ids of tasks that must complete first. A single id may be written without
  * the list (`needs: read`), as CI files allow: it can only mean one thing.
  */
-const needs = z.preprocess((value) => (typeof value === 'string' ? [value] : value), z.array(taskId)).default([]);
+const needs = z.preprocess((value) => (typeof value === 'string' ? [value] : value), z.array(taskId))
+  .optional();
 
 const taskShape = {
   id: taskId,
@@ -144,7 +145,7 @@ export const taskSchema = z.strictObject(taskShape).transform(
     tool: task.tool,
     args: task.args,
     context: task.context,
-    needs: task.needs,
+    ...(task.needs !== undefined ? { needs: task.needs } : {}),
     ...(task.timeoutMs !== undefined ? { timeoutMs: task.timeoutMs } : {}),
   }),
 );
@@ -173,6 +174,8 @@ const workflowShape = {
   onError: z.enum(ON_ERROR_VALUES).optional(),
   schedule: z.enum(SCHEDULE_VALUES).optional(),
   groupTimeoutMs: timeoutMs.optional(),
+  /** A folder the run works in, created before any server starts (servers' allowed folders must exist). */
+  workspace: nonEmptyText.optional(),
   servers: z
     .record(serverName, serverSchema)
     .refine((servers) => Object.keys(servers).length > 0, { error: 'a workflow needs at least one server' }),

@@ -27,8 +27,8 @@ const planned: Workflow = {
   servers: { alpha: stdio('alpha'), beta: stdio('beta') },
   plan: { server: 'beta', tool: 'plan', args: {} },
   tasks: [
-    { id: 'a', server: 'alpha', tool: 'echo', args: { text: 'hi' }, context: [], needs: [] },
-    { id: 'b', server: 'beta', tool: 'echo', args: { text: '{{ tasks.a.json.x }}' }, context: [{ server: 'alpha', uri: 'fixture://one' }], needs: [] },
+    { id: 'a', server: 'alpha', tool: 'echo', args: { text: 'hi' }, context: [] },
+    { id: 'b', server: 'beta', tool: 'echo', args: { text: '{{ tasks.a.json.x }}' }, context: [{ server: 'alpha', uri: 'fixture://one' }] },
   ],
 };
 /** No planner: the breakdown is the file's own list. */

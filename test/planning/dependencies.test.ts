@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TaskSpec } from '../../src/core/workflow.js';
-import { findCycle, listDependencies, listReadTasks } from '../../src/planning/dependencies.js';
+import { findCycle, listBreakdownDependencies, listDependencies, listReadTasks } from '../../src/planning/dependencies.js';
+import { createParallelGroups } from '../../src/planning/parallel-groups.js';
 import { reading, task } from './tasks.js';
 
 describe('listReadTasks', () => {
@@ -62,11 +63,76 @@ describe('listDependencies', () => {
     expect(dependencies.needs).toEqual(needs);
   });
 
+  it('an explicit needs: [] on one task makes the list a graph, so tasks with no data dependency run together', () => {
+    const plain = [task('a'), task('b')];
+    const tasks = [task('a'), task('b', { needs: [] })];
+    expect(listDependencies(plain)).toMatchObject({ mode: 'list', needs: { a: [], b: ['a'] } });
+    expect(createParallelGroups(plain, listDependencies(plain).needs)).toEqual([['a'], ['b']]);
+
+    const dependencies = listDependencies(tasks);
+    expect(dependencies).toEqual({
+      mode: 'graph',
+      needs: { a: [], b: [] },
+      reason: 'graph (needs declared on b): each task waits only for the tasks it needs and those whose results it reads',
+    });
+    expect(createParallelGroups(tasks, dependencies.needs)).toEqual([['a', 'b']]);
+  });
+
   it('says which rule applied', () => {
     expect(listDependencies([task('a'), task('b')]).reason).toBe('plain list (no task declares needs): each task runs after the one before it');
     expect(listDependencies([task('a')]).reason).toBe('a single task');
     expect(listDependencies([task('a'), task('b', { needs: ['a'] }), task('c', { needs: ['a'] })]).reason).toBe(
       'graph (needs declared on b, c): each task waits only for the tasks it needs and those whose results it reads',
+    );
+  });
+});
+
+describe('listBreakdownDependencies', () => {
+  it.each<{ name: string; own: TaskSpec[]; planned: TaskSpec[]; mode: 'list' | 'graph'; needs: Record<string, string[]> }>([
+    {
+      name: 'two plain lists make one longer list',
+      own: [task('a'), task('b')],
+      planned: [task('p'), task('q')],
+      mode: 'list',
+      needs: { a: [], b: ['a'], p: ['b'], q: ['p'] },
+    },
+    {
+      name: "a planner's graph does not turn the file's plain list into a graph",
+      own: [task('a'), task('b')],
+      planned: [task('p', { needs: ['a'] }), task('q')],
+      mode: 'graph',
+      needs: { a: [], b: ['a'], p: ['a', 'b'], q: ['b'] },
+    },
+    {
+      name: "the file's graph does not turn a planner's plain list into a graph; planned tasks wait for the file's last tasks",
+      own: [task('a'), task('b'), task('c', { needs: ['a'] })],
+      planned: [task('p'), reading('q', 'a')],
+      mode: 'graph',
+      needs: { a: [], b: [], c: ['a'], p: ['b', 'c'], q: ['a', 'p'] },
+    },
+    {
+      name: 'only planned tasks',
+      own: [],
+      planned: [task('p'), task('q')],
+      mode: 'list',
+      needs: { p: [], q: ['p'] },
+    },
+    {
+      name: 'no planned tasks',
+      own: [task('a'), task('b', { needs: ['a'] })],
+      planned: [],
+      mode: 'graph',
+      needs: { a: [], b: ['a'] },
+    },
+  ])('$name', ({ own, planned, mode, needs }) => {
+    const dependencies = listBreakdownDependencies(own, planned);
+    expect(dependencies.mode).toBe(mode);
+    expect(dependencies.needs).toEqual(needs);
+  });
+
+  it('says which rule applied to each list', () => {
+    expect(listBreakdownDependencies([task('a'), task('b')], [task('p', { needs: ['a'] })]).reason).toBe(
+      'plain list (no task declares needs): each task runs after the one before it; then the planned tasks, after them: graph (needs declared on p): each task waits only for the tasks it needs and those whose results it reads',
     );
   });
 });

@@ -1,10 +1,12 @@
 /**
  * Small task lists for planning tests: `task('b', { needs: ['a'] })`.
+ * `needs` is left out unless given, as in a file that does not declare it:
+ * a list of such tasks is a plain list.
  */
 import type { TaskSpec } from '../../src/core/workflow.js';
 
 export function task(id: string, overrides: Partial<TaskSpec> = {}): TaskSpec {
-  return { id, server: 'fs', tool: 't', args: {}, context: [], needs: [], ...overrides };
+  return { id, server: 'fs', tool: 't', args: {}, context: [], ...overrides };
 }
 
 /** A task whose args read the given tasks' results. */

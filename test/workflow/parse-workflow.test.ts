@@ -57,7 +57,6 @@ describe('parseWorkflow: a valid document', () => {
       tool: 'read_text_file',
       args: { path: './work/in.txt' },
       context: [],
-      needs: [],
     });
     expect(workflow.plan).toBeUndefined();
     expect(workflow.output).toBeUndefined();
@@ -503,7 +502,13 @@ describe('parseWorkflow: needs and dependency cycles', () => {
 
   it('keeps needs, and reads a single id as a list of one', () => {
     const workflow = parseWorkflow(makeDocument({ tasks: [task('a'), task('b', { needs: 'a' }), task('c', { needs: ['a', 'b'] })] }), OPTIONS);
-    expect(workflow.tasks.map((t) => t.needs)).toEqual([[], ['a'], ['a', 'b']]);
+    expect(workflow.tasks.map((t) => t.needs)).toEqual([undefined, ['a'], ['a', 'b']]);
+  });
+
+  it('leaves an undeclared needs absent, and keeps an explicit empty one', () => {
+    const workflow = parseWorkflow(makeDocument({ tasks: [task('a'), task('b', { needs: [] })] }), OPTIONS);
+    expect(workflow.tasks[0]).not.toHaveProperty('needs');
+    expect(workflow.tasks[1]).toHaveProperty('needs', []);
   });
 
   it('lets a graph need and read tasks listed later, when nothing waits in a cycle', () => {

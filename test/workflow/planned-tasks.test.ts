@@ -11,7 +11,7 @@ const WORKFLOW: Workflow = {
     planner: { kind: 'http', replicas: 1, url: 'http://127.0.0.1:8931/mcp', headers: {} },
   },
   plan: { server: 'planner', tool: 'make_plan', args: {} },
-  tasks: [{ id: 'setup', server: 'fs', tool: 'list_directory', args: {}, context: [], needs: [] }],
+  tasks: [{ id: 'setup', server: 'fs', tool: 'list_directory', args: {}, context: [] }],
   timeoutMs: 60_000,
   pattern: 'auto',
   onError: 'stop',
@@ -33,7 +33,7 @@ function catchError(run: () => unknown): EnsembleError {
 describe('parsePlannedTasks: valid plans', () => {
   it('accepts an array of tasks and fills defaults', () => {
     const tasks = parsePlannedTasks([{ id: 'read', server: 'fs', tool: 'read_text_file', args: { path: 'a.txt' } }], CONTEXT);
-    expect(tasks).toEqual([{ id: 'read', server: 'fs', tool: 'read_text_file', args: { path: 'a.txt' }, context: [], needs: [] }]);
+    expect(tasks).toEqual([{ id: 'read', server: 'fs', tool: 'read_text_file', args: { path: 'a.txt' }, context: [] }]);
   });
 
   it('accepts { tasks: [...] } and ignores other keys beside it', () => {
@@ -41,7 +41,7 @@ describe('parsePlannedTasks: valid plans', () => {
       { reasoning: 'two steps', tasks: [{ id: 'a', server: 'fs', tool: 't', timeoutMs: 500, context: [{ server: 'fs', uri: 'file:///x' }] }] },
       CONTEXT,
     );
-    expect(tasks).toEqual([{ id: 'a', server: 'fs', tool: 't', args: {}, context: [{ server: 'fs', uri: 'file:///x' }], needs: [], timeoutMs: 500 }]);
+    expect(tasks).toEqual([{ id: 'a', server: 'fs', tool: 't', args: {}, context: [{ server: 'fs', uri: 'file:///x' }], timeoutMs: 500 }]);
   });
 
   it('lets planned tasks use earlier workflow tasks, earlier planned tasks and their own context', () => {
@@ -64,7 +64,7 @@ describe('parsePlannedTasks: valid plans', () => {
       ],
       CONTEXT,
     );
-    expect(tasks.map((task) => task.needs)).toEqual([['setup', 'read'], [], []]);
+    expect(tasks.map((task) => task.needs)).toEqual([['setup', 'read'], undefined, undefined]);
   });
 
   it('accepts an empty plan when the workflow has tasks of its own', () => {
