@@ -23,35 +23,38 @@ import { findCycle, type TaskNeeds } from './dependencies.js';
  * // [['a'], ['b', 'c'], ['d']]
  */
 export function createParallelGroups(tasks: readonly Pick<TaskSpec, 'id'>[], needs: TaskNeeds): string[][] {
-  const ids = new Set(tasks.map((task) => task.id));
-  const layer = new Map<string, number>();
-  // Each pass places the tasks whose dependencies are all placed: at most one pass per layer.
-  while (layer.size < ids.size) {
-    const placed: [string, number][] = [];
-    for (const id of ids) {
-      if (layer.has(id)) continue;
-      let deepest = -1;
-      let ready = true;
-      for (const dependency of needs[id] ?? []) {
-        if (!ids.has(dependency)) continue;
-        const at = layer.get(dependency);
-        if (at === undefined) {
-          ready = false;
-          break;
-        }
-        deepest = Math.max(deepest, at);
-      }
-      if (ready) placed.push([id, deepest + 1]);
+  // Kahn's algorithm, keeping each task's layer: linear in tasks plus dependencies
+  // (a plain list of 1,000 tasks is 1,000 layers; scanning per layer would be quadratic).
+  const ids = [...new Set(tasks.map((task) => task.id))];
+  const known = new Set(ids);
+  const waitingOn = new Map<string, number>();
+  const dependents = new Map<string, string[]>();
+  for (const id of ids) {
+    const inside = [...new Set(needs[id] ?? [])].filter((dependency) => known.has(dependency));
+    waitingOn.set(id, inside.length);
+    for (const dependency of inside) {
+      const list = dependents.get(dependency);
+      if (list) list.push(id);
+      else dependents.set(dependency, [id]);
     }
-    if (placed.length === 0) throw toCycleError(tasks, needs);
-    for (const [id, at] of placed) layer.set(id, at);
   }
+  const layer = new Map<string, number>();
+  const queue = ids.filter((id) => waitingOn.get(id) === 0);
+  for (const id of queue) layer.set(id, 0);
+  for (let head = 0; head < queue.length; head++) {
+    const id = queue[head]!;
+    const next = layer.get(id)! + 1;
+    for (const dependent of dependents.get(id) ?? []) {
+      layer.set(dependent, Math.max(layer.get(dependent) ?? 0, next));
+      const left = waitingOn.get(dependent)! - 1;
+      waitingOn.set(dependent, left);
+      if (left === 0) queue.push(dependent);
+    }
+  }
+  if (queue.length < ids.length) throw toCycleError(tasks, needs);
 
   const groups: string[][] = [];
-  for (const id of ids) {
-    const at = layer.get(id)!;
-    (groups[at] ??= []).push(id);
-  }
+  for (const id of ids) (groups[layer.get(id)!] ??= []).push(id);
   return groups;
 }
 
