@@ -51,6 +51,7 @@ function createConnectionLogic(deps: ServerActorDeps) {
     );
 
     receive((command) => {
+      if (command.type === 'server.restart') return; // the server actor itself restarts the session
       if (command.type === 'server.cancel') {
         inFlight.get(command.callId)?.abort(command.reason);
         return;

@@ -21,6 +21,9 @@ export type ErrorCode =
   | 'CALL_FAILED'
   | 'CALL_TIMEOUT'
   | 'CANCELLED'
+  | 'HEALTH_CHECK_FAILED'
+  | 'CIRCUIT_OPEN'
+  | 'PATH_OUTSIDE_WORKSPACE'
   | 'TEMPLATE'
   | 'INTERNAL';
 

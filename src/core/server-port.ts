@@ -34,13 +34,18 @@ export interface ReplyTarget {
 export type ServerCommand =
   | { type: 'server.call'; callId: string; tool: string; args: Record<string, unknown>; timeoutMs?: number; task?: string; replyTo?: ReplyTarget }
   | { type: 'server.read'; callId: string; uri: string; timeoutMs?: number; task?: string; replyTo?: ReplyTarget }
-  | { type: 'server.cancel'; callId: string; reason: string };
+  | { type: 'server.cancel'; callId: string; reason: string }
+  /** Start over while unavailable: a new process (stdio) or session (HTTP), probed before it is ready. */
+  | { type: 'server.restart' };
 
 /** Replies and lifecycle reports a server actor sends to its parent. */
 export type ServerReport =
   | { type: 'server.ready'; server: string; replica: number; tools: ToolInfo[] }
   | { type: 'server.unavailable'; server: string; replica: number; error: ErrorInfo }
-  | { type: 'server.result'; server: string; callId: string; result: ToolResult; durationMs: number }
+  /** A recovery attempt starts (after its backoff delay). */
+  | { type: 'server.recovering'; server: string; replica: number; attempt: number }
+  /** `servedBy` names what answered when it was not the server itself (a fallback). */
+  | { type: 'server.result'; server: string; callId: string; result: ToolResult; durationMs: number; servedBy?: string }
   | { type: 'server.resource'; server: string; callId: string; resource: ResourceResult; durationMs: number }
   | { type: 'server.failed'; server: string; callId: string; error: ErrorInfo; durationMs: number };
 

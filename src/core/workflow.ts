@@ -4,7 +4,33 @@
  * downstream needs to know which file the workflow came from.
  */
 
-export interface StdioServerSpec {
+/** How an alternative serves one of the primary's tools: its tool, and its arguments (`{{ args.x }}` reads the original call's). */
+export interface ToolMapping {
+  tool: string;
+  /** Omitted: the original arguments are passed on unchanged. */
+  args?: Record<string, unknown>;
+}
+
+/** One step of a server's fallback chain, tried in order when the server is unavailable. */
+export type FallbackSpec =
+  | { kind: 'server'; server: string; tools: Record<string, ToolMapping> }
+  /** Built-in file operations confined to the run's workspace. `tools` maps the primary's tool names to them. */
+  | { kind: 'builtin'; builtin: 'files'; tools: Record<string, ToolMapping> };
+
+/** How a server's health is watched and how it comes back. */
+export interface ResilienceSpec {
+  fallback: FallbackSpec[];
+  /** MCP ping every `intervalMs`; `failures` missed pings in a row make it unavailable. */
+  healthCheck?: { intervalMs: number; timeoutMs: number; failures: number };
+  /** Consecutive failed calls (errors or timeouts, not `isError` results) that open the circuit. */
+  circuitBreaker?: { failureThreshold: number; resetTimeoutMs: number };
+  /** Restart/reconnect with exponential backoff and jitter while unavailable. */
+  recovery: { initialDelayMs: number; maxDelayMs: number; factor: number; maxAttempts?: number };
+  /** Tools safe to call twice: a call in flight when the server dies is retried on a fallback. */
+  idempotentTools: string[];
+}
+
+export interface StdioServerSpec extends Partial<ResilienceSpec> {
   kind: 'stdio';
   /** How many processes of this server run, each its own actor (a worker pool). */
   replicas: number;
@@ -18,7 +44,7 @@ export interface StdioServerSpec {
   timeoutMs?: number;
 }
 
-export interface HttpServerSpec {
+export interface HttpServerSpec extends Partial<ResilienceSpec> {
   kind: 'http';
   /** How many sessions with this server run at once, each its own actor. */
   replicas: number;
@@ -49,6 +75,10 @@ export interface TaskSpec {
    */
   needs?: string[];
   timeoutMs?: number;
+  /** Reduced functionality: skipped with a notification when no server or fallback can serve it. */
+  optional?: boolean;
+  /** Safe to run twice: retried on a fallback when its server dies mid-call. */
+  idempotent?: boolean;
 }
 
 /** A planner tool whose JSON result becomes (the rest of) the breakdown. */

@@ -8,7 +8,9 @@ import { basename, extname, isAbsolute, resolve } from 'node:path';
 import { EnsembleError } from '../core/errors.js';
 import {
   DEFAULT_CALL_TIMEOUT_MS,
+  type FallbackSpec,
   type PlanSpec,
+  type ResilienceSpec,
   type ServerSpec,
   type Workflow,
 } from '../core/workflow.js';
@@ -17,6 +19,7 @@ import {
   checkPlanArgs,
   checkServerName,
   checkTaskReferences,
+  listFieldPlaceholders,
 } from './references.js';
 import {
   formatFieldPath,
@@ -70,6 +73,7 @@ export function parseWorkflow(raw: unknown, options: ParseWorkflowOptions): Work
     servers[name] = toServerSpec(server, { dir, variables, at: ['servers', name], problems });
   }
   const serverNames = Object.keys(servers);
+  problems.push(...checkFallbacks(servers));
   const tasks = document.tasks ?? [];
 
   let plan: PlanSpec | undefined;
@@ -130,7 +134,7 @@ interface ServerContext {
 
 /** The schema guarantees exactly one of `command` / `url`, and only the keys of that kind. */
 function toServerSpec(server: RawServer, context: ServerContext): ServerSpec {
-  const timeout = server.timeoutMs !== undefined ? { timeoutMs: server.timeoutMs } : {};
+  const timeout = { ...(server.timeoutMs !== undefined ? { timeoutMs: server.timeoutMs } : {}), ...toResilience(server) };
   const replicas = server.replicas ?? 1;
   if (server.url !== undefined) {
     return {
@@ -150,6 +154,60 @@ function toServerSpec(server: RawServer, context: ServerContext): ServerSpec {
     cwd: resolve(context.dir, server.cwd ?? '.'),
     ...timeout,
   };
+}
+
+/** Fallbacks, health checks and recovery, with defaults filled in; nothing when the server declares none. */
+function toResilience(server: RawServer): Partial<ResilienceSpec> {
+  const declared = server.fallback ?? server.healthCheck ?? server.circuitBreaker ?? server.recovery ?? server.idempotentTools;
+  if (declared === undefined) return {};
+  const resilience: Partial<ResilienceSpec> = {
+    fallback: (server.fallback ?? []).map((step): FallbackSpec =>
+      step.server !== undefined ? { kind: 'server', server: step.server, tools: step.tools ?? {} } : { kind: 'builtin', builtin: 'files', tools: step.tools ?? {} },
+    ),
+    recovery: {
+      initialDelayMs: server.recovery?.initialDelayMs ?? 500,
+      maxDelayMs: server.recovery?.maxDelayMs ?? 30_000,
+      factor: server.recovery?.factor ?? 2,
+      ...(server.recovery?.maxAttempts !== undefined ? { maxAttempts: server.recovery.maxAttempts } : {}),
+    },
+    idempotentTools: server.idempotentTools ?? [],
+  };
+  if (server.healthCheck) {
+    resilience.healthCheck = {
+      intervalMs: server.healthCheck.intervalMs,
+      timeoutMs: server.healthCheck.timeoutMs ?? server.healthCheck.intervalMs,
+      failures: server.healthCheck.failures ?? 1,
+    };
+  }
+  if (server.circuitBreaker) {
+    resilience.circuitBreaker = {
+      failureThreshold: server.circuitBreaker.failureThreshold,
+      resetTimeoutMs: server.circuitBreaker.resetTimeoutMs ?? 10_000,
+    };
+  }
+  return resilience;
+}
+
+/** Fallback steps must name other configured servers, and their mappings may read only `{{ args.x }}`. */
+function checkFallbacks(servers: Record<string, ServerSpec>): Problem[] {
+  const problems: Problem[] = [];
+  for (const [name, spec] of Object.entries(servers)) {
+    for (const [index, step] of (spec.fallback ?? []).entries()) {
+      const at: FieldPath = ['servers', name, 'fallback', index];
+      if (step.kind === 'server') {
+        if (step.server === name) problems.push({ path: [...at, 'server'], message: `a server cannot be its own fallback` });
+        else if (!(step.server in servers)) problems.push({ path: [...at, 'server'], message: `unknown server "${step.server}" (servers: ${Object.keys(servers).join(', ')})` });
+      }
+      for (const [tool, mapping] of Object.entries(step.tools)) {
+        for (const { path, placeholder } of listFieldPlaceholders(mapping.args ?? {}, [...at, 'tools', tool, 'args'])) {
+          if (!/^args(\.[^.]+)+$/.test(placeholder.trim())) {
+            problems.push({ path, message: `a fallback mapping reads only the original call's arguments, as {{ args.<name> }}; got {{ ${placeholder} }}` });
+          }
+        }
+      }
+    }
+  }
+  return problems;
 }
 
 /** A bare name (`npx`, `node`) is looked up on PATH by the OS; anything with a separator is a path. */

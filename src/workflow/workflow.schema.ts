@@ -53,6 +53,42 @@ const toolArgs = z.record(z.string(), z.unknown());
 
 // ── servers ────────────────────────────────────────────────────────────────
 
+/** How an alternative serves one tool; `args` may read the original call's arguments as `{{ args.x }}`. */
+const toolMappingSchema = z.strictObject({ tool: nonEmptyText, args: toolArgs.optional() });
+const toolMappings = z.record(z.string(), toolMappingSchema);
+
+/** One step of a fallback chain: another configured server, or Ensemble's built-in file operations. */
+const fallbackSchema = z
+  .strictObject({ server: nonEmptyText.optional(), builtin: z.string().optional(), tools: toolMappings.optional() })
+  .superRefine((step, ctx) => {
+    if ((step.server === undefined) === (step.builtin === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'a fallback step names either "server" (another configured server) or "builtin: files"' });
+    } else if (step.builtin !== undefined && step.builtin !== 'files') {
+      ctx.addIssue({ code: 'custom', path: ['builtin'], message: `the only built-in fallback is "files"; got "${step.builtin}"` });
+    } else if (step.server !== undefined && step.tools === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['tools'], message: 'a server fallback maps the tools it serves: tools: { <tool>: { tool, args } }' });
+    }
+  });
+
+const healthCheckSchema = z.strictObject({
+  intervalMs: timeoutMs,
+  timeoutMs: timeoutMs.optional(),
+  /** Missed pings in a row before the server counts as unavailable; default 1. */
+  failures: atLeastOne.optional(),
+});
+
+const circuitBreakerSchema = z.strictObject({
+  failureThreshold: atLeastOne,
+  resetTimeoutMs: timeoutMs.optional(),
+});
+
+const recoverySchema = z.strictObject({
+  initialDelayMs: timeoutMs.optional(),
+  maxDelayMs: timeoutMs.optional(),
+  factor: z.number().min(1, { error: 'must be at least 1' }).optional(),
+  maxAttempts: atLeastOne.optional(),
+});
+
 const serverShape = {
   // stdio
   command: nonEmptyText.optional(),
@@ -66,6 +102,12 @@ const serverShape = {
   /** Default 1. */
   replicas: atLeastOne.optional(),
   timeoutMs: timeoutMs.optional(),
+  // graceful degradation
+  fallback: z.array(fallbackSchema).optional(),
+  healthCheck: healthCheckSchema.optional(),
+  circuitBreaker: circuitBreakerSchema.optional(),
+  recovery: recoverySchema.optional(),
+  idempotentTools: z.array(nonEmptyText).optional(),
 };
 
 type ServerKey = keyof typeof serverShape;
@@ -135,6 +177,8 @@ const taskShape = {
   context: z.array(resourceRefSchema).default([]),
   needs,
   timeoutMs: timeoutMs.optional(),
+  optional: z.boolean().optional(),
+  idempotent: z.boolean().optional(),
 };
 
 /** One task, in the workflow file or in a planner's result; parses straight to a `TaskSpec`. */
@@ -147,6 +191,8 @@ export const taskSchema = z.strictObject(taskShape).transform(
     context: task.context,
     ...(task.needs !== undefined ? { needs: task.needs } : {}),
     ...(task.timeoutMs !== undefined ? { timeoutMs: task.timeoutMs } : {}),
+    ...(task.optional !== undefined ? { optional: task.optional } : {}),
+    ...(task.idempotent !== undefined ? { idempotent: task.idempotent } : {}),
   }),
 );
 
