@@ -3,6 +3,7 @@
  * `diagrams/<name>.mmd` for each; the diagrams test fails when one is stale.
  */
 import type { AnyStateMachine } from 'xstate';
+import { degradationMachine } from './degradation.machine.js';
 import { parallelMachine } from './parallel.machine.js';
 import { sequentialMachine } from './sequential.machine.js';
 import { taskMachine } from './task.machine.js';
@@ -11,4 +12,5 @@ export const machineRegistry: Record<string, AnyStateMachine> = {
   sequential: sequentialMachine,
   parallel: parallelMachine,
   task: taskMachine,
+  degradation: degradationMachine,
 };

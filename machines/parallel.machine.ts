@@ -19,6 +19,7 @@ import type { TaskSpec, Workflow } from '../src/core/workflow.js';
 import { listBreakdownDependencies } from '../src/planning/dependencies.js';
 import { createParallelGroups } from '../src/planning/parallel-groups.js';
 import { createPlanCommand, describePlannerFailure, PLAN_CALL, readPlan } from './planner-steps.js';
+import { describeOptionalSkip, needsDegradation, toServerInput } from './server-inputs.js';
 import { serverPlaceholder } from './server-placeholder.js';
 import { taskMachine, type TaskActorInput, type TaskFinishedEvent } from './task.machine.js';
 import { checkToolsExist, listReferencedTasks } from './task-steps.js';
@@ -92,6 +93,8 @@ export const parallelMachine = setup({
   },
   actors: {
     server: serverPlaceholder,
+    // A server with a fallback chain, behind the degradation machine; the engine provides it.
+    resilientServer: serverPlaceholder,
     task: taskMachine,
     synthesize: fromPromise<string, { runId: string }>(async () => {
       throw new Error('no synthesize actor provided');
@@ -112,9 +115,11 @@ export const parallelMachine = setup({
     groupSettled: ({ context }) => (context.groups[context.groupIndex] ?? []).every((id) => isSettled(context.status[id])),
     allSettled: ({ context }) => Object.values(context.status).every(isSettled),
     nothingInFlight: ({ context }) => Object.keys(context.running).length === 0,
-    mustStop: ({ context, event }) => event.type === 'task.finished' && event.outcome.status !== 'completed' && context.workflow.onError === 'stop',
+    mustStop: ({ context, event }) =>
+      event.type === 'task.finished' && event.outcome.status !== 'completed' && event.outcome.status !== 'skipped' && context.workflow.onError === 'stop',
   },
   actions: {
+    notify: emit(({ event }) => ({ type: 'notification' as const, notification: event.type === 'run.notify' ? event.notification : { level: 'info' as const, message: '' } })),
     phase: emit((_, params: { phase: 'initializing' | 'planning' | 'breakdown' | 'executing' | 'synthesizing' }) => ({ type: 'run.phase' as const, phase: params.phase })),
     spawnReplicas: assign({
       replicas: ({ context, spawn }) => {
@@ -122,8 +127,8 @@ export const parallelMachine = setup({
         for (const [name, spec] of Object.entries(context.workflow.servers)) {
           for (let replica = 1; replica <= spec.replicas; replica++) {
             const id = replicaId(name, replica);
-            const input: ServerActorInput = { name, replica, spec, runId: context.runId, timeoutMs: context.workflow.timeoutMs };
-            replicas[id] = spawn('server', { id, input });
+            const input = toServerInput(context.workflow, context.runId, name, replica);
+            replicas[id] = needsDegradation(spec) ? spawn('resilientServer', { id, input: input as never }) : spawn('server', { id, input });
           }
         }
         return replicas;
@@ -207,7 +212,18 @@ export const parallelMachine = setup({
       const status = { ...context.status, [taskId]: outcome.status };
       if (outcome.status === 'completed') {
         if (context.referenced.includes(taskId)) enqueue.assign({ results: { ...context.results, [taskId]: outcome.result } });
-        enqueue.emit({ type: 'task.completed', task: refOf(task), result: outcome.result, durationMs: outcome.durationMs } satisfies RunEvent);
+        const completed: RunEvent = { type: 'task.completed', task: refOf(task), result: outcome.result, durationMs: outcome.durationMs };
+        if (outcome.servedBy) completed.servedBy = outcome.servedBy;
+        enqueue.emit(completed);
+      } else if (outcome.status === 'skipped') {
+        enqueue.emit({ type: 'task.skipped', task: refOf(task), reason: outcome.reason, optional: true } satisfies RunEvent);
+        enqueue.emit({ type: 'notification', notification: { level: 'warning', server: task.server, task: taskId, message: describeOptionalSkip(task, outcome.reason) } } satisfies RunEvent);
+        // What needs it cannot read its result: skipped too, without failing the run.
+        for (const dependent of listDependents(context, taskId)) {
+          if (status[dependent] !== 'pending') continue;
+          status[dependent] = 'skipped';
+          enqueue.emit({ type: 'task.skipped', task: refOf(taskById(context, dependent)), reason: `needs "${taskId}", an optional task that was skipped`, optional: true } satisfies RunEvent);
+        }
       } else {
         const failed: RunEvent = { type: 'task.failed', task: refOf(task), error: outcome.error, durationMs: outcome.durationMs };
         if (outcome.status === 'failed' && outcome.result) failed.result = outcome.result;
@@ -264,6 +280,7 @@ export const parallelMachine = setup({
   initial: 'initializing',
   on: {
     'run.cancel': { target: '.cancelling', actions: 'failWithEvent' },
+    'run.notify': { actions: 'notify' },
   },
   states: {
     initializing: {

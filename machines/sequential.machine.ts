@@ -18,6 +18,8 @@ import type { TaskSpec, Workflow } from '../src/core/workflow.js';
 import { listBreakdownDependencies } from '../src/planning/dependencies.js';
 import { toTopologicalOrder } from '../src/planning/parallel-groups.js';
 import { createPlanCommand, describePlannerFailure, PLAN_CALL, readPlan } from './planner-steps.js';
+import { isUnavailability } from './fallback-routing.js';
+import { describeOptionalSkip, needsDegradation, toServerInput } from './server-inputs.js';
 import { serverPlaceholder } from './server-placeholder.js';
 import { checkToolsExist, listReferencedTasks, prepareCall, toolErrorInfo } from './task-steps.js';
 
@@ -63,6 +65,8 @@ export const sequentialMachine = setup({
   },
   actors: {
     server: serverPlaceholder,
+    // A server with a fallback chain, behind the degradation machine; the engine provides it.
+    resilientServer: serverPlaceholder,
     // Builds the final output from everything the run produced; the engine provides it.
     synthesize: fromPromise<string, { runId: string }>(async () => {
       throw new Error('no synthesize actor provided');
@@ -78,6 +82,9 @@ export const sequentialMachine = setup({
     contextGathered: ({ context }) => context.gathered.length === currentTask(context).context.length,
     callNotPrepared: ({ context }) => context.error !== undefined,
     isCurrentReply: ({ context, event }) => 'callId' in event && isReply(context, event),
+    // An optional task whose server (and every fallback) is unavailable: reduced functionality, not failure.
+    isOptionalUnserved: ({ context, event }) =>
+      event.type === 'server.failed' && isReply(context, event) && currentTask(context).optional === true && isUnavailability(event.error.code),
     isToolError: ({ context, event }) => event.type === 'server.result' && isReply(context, event) && event.result.isError,
   },
   actions: {
@@ -87,8 +94,8 @@ export const sequentialMachine = setup({
     })),
     spawnServers: enqueueActions(({ context, enqueue }) => {
       for (const [name, spec] of Object.entries(context.workflow.servers)) {
-        const input: ServerActorInput = { name, spec, runId: context.runId, timeoutMs: context.workflow.timeoutMs };
-        enqueue.spawnChild('server', { id: name, input });
+        const input = toServerInput(context.workflow, context.runId, name, 1);
+        enqueue.spawnChild(needsDegradation(spec) ? 'resilientServer' : 'server', { id: name, input });
       }
     }),
     markServerReady: assign({
@@ -147,6 +154,7 @@ export const sequentialMachine = setup({
       enqueue.assign({ callId });
       enqueue.emit({ type: 'task.started', task: refOf(task), args: context.args } satisfies RunEvent);
       const command: ServerCommand = { type: 'server.call', callId, tool: task.tool, args: context.args, task: task.id };
+      if (task.idempotent) command.idempotent = true;
       if (task.timeoutMs !== undefined) command.timeoutMs = task.timeoutMs;
       enqueue.sendTo(task.server, command);
     }),
@@ -154,7 +162,9 @@ export const sequentialMachine = setup({
       if (event.type !== 'server.result') return;
       const task = currentTask(context);
       if (context.referenced.includes(task.id)) enqueue.assign({ results: { ...context.results, [task.id]: event.result } });
-      enqueue.emit({ type: 'task.completed', task: refOf(task), result: event.result, durationMs: performance.now() - context.startedAt } satisfies RunEvent);
+      const completed: RunEvent = { type: 'task.completed', task: refOf(task), result: event.result, durationMs: performance.now() - context.startedAt };
+      if (event.servedBy) completed.servedBy = event.servedBy;
+      enqueue.emit(completed);
       enqueue.assign({ index: context.index + 1 });
     }),
     failTask: enqueueActions(({ context, event, enqueue }) => {
@@ -178,6 +188,15 @@ export const sequentialMachine = setup({
       const failed: RunEvent = { type: 'task.failed', task: refOf(task), error: failure, durationMs: performance.now() - context.startedAt };
       if (result) failed.result = result;
       enqueue.emit(failed);
+    }),
+    notify: emit(({ event }) => ({ type: 'notification' as const, notification: event.type === 'run.notify' ? event.notification : { level: 'info' as const, message: '' } })),
+    skipOptionalTask: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'server.failed') return;
+      const task = currentTask(context);
+      const reason = event.error.message;
+      enqueue.emit({ type: 'task.skipped', task: refOf(task), reason, optional: true } satisfies RunEvent);
+      enqueue.emit({ type: 'notification', notification: { level: 'warning', server: task.server, task: task.id, message: describeOptionalSkip(task, reason) } } satisfies RunEvent);
+      enqueue.assign({ index: context.index + 1 });
     }),
     skipRemaining: enqueueActions(({ context, enqueue }) => {
       for (const task of context.breakdown.slice(context.index + 1)) {
@@ -203,6 +222,7 @@ export const sequentialMachine = setup({
   initial: 'initializing',
   on: {
     'run.cancel': { target: '.failed', actions: 'failWithEvent' },
+    'run.notify': { actions: 'notify' },
   },
   states: {
     initializing: {
@@ -262,7 +282,10 @@ export const sequentialMachine = setup({
               { guard: 'isToolError', target: '#sequential.failed', actions: ['failTask', 'skipRemaining'] },
               { guard: 'isCurrentReply', target: 'completing' },
             ],
-            'server.failed': { guard: 'isCurrentReply', target: '#sequential.failed', actions: ['failTask', 'skipRemaining'] },
+            'server.failed': [
+              { guard: 'isOptionalUnserved', target: 'nextSubtask', actions: 'skipOptionalTask' },
+              { guard: 'isCurrentReply', target: '#sequential.failed', actions: ['failTask', 'skipRemaining'] },
+            ],
             'run.cancel': { target: '#sequential.failed', actions: ['failTask', 'skipRemaining'] },
           },
         },

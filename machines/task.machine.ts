@@ -14,6 +14,7 @@ import type { ErrorInfo } from '../src/core/errors.js';
 import type { ResourceResult, ToolResult } from '../src/core/results.js';
 import type { ServerCommand, ServerReport } from '../src/core/server-port.js';
 import type { TaskSpec } from '../src/core/workflow.js';
+import { isUnavailability } from './fallback-routing.js';
 import { prepareCall, toolErrorInfo } from './task-steps.js';
 
 export interface TaskActorInput {
@@ -27,7 +28,9 @@ export interface TaskActorInput {
 }
 
 export type TaskOutcome =
-  | { status: 'completed'; result: ToolResult; durationMs: number }
+  | { status: 'completed'; result: ToolResult; durationMs: number; servedBy?: string }
+  /** An optional task nothing could serve: reduced functionality. */
+  | { status: 'skipped'; reason: string; durationMs: number }
   | { status: 'failed'; error: ErrorInfo; result?: ToolResult; durationMs: number }
   | { status: 'cancelled'; error: ErrorInfo; durationMs: number };
 
@@ -62,6 +65,7 @@ export const taskMachine = setup({
     contextGathered: ({ context }) => context.gathered.length === context.task.context.length,
     callNotPrepared: ({ context }) => context.outcome !== undefined,
     isToolError: ({ event }) => event.type === 'server.result' && event.result.isError,
+    isOptionalUnserved: ({ context, event }) => event.type === 'server.failed' && context.task.optional === true && isUnavailability(event.error.code),
   },
   actions: {
     readNextResource: enqueueActions(({ context, enqueue, self }) => {
@@ -83,6 +87,7 @@ export const taskMachine = setup({
       if (context.outcome) return;
       const { task } = context;
       const command: ServerCommand = { type: 'server.call', callId: callIdOf(task), tool: task.tool, args: context.args, task: task.id, replyTo: self };
+      if (task.idempotent) command.idempotent = true;
       if (task.timeoutMs !== undefined) command.timeoutMs = task.timeoutMs;
       enqueue.sendTo(context.worker, command);
     }),
@@ -91,7 +96,10 @@ export const taskMachine = setup({
         if (event.type === 'server.result') {
           return event.result.isError
             ? { status: 'failed' as const, error: toolErrorInfo(context.task, event.result), result: event.result, durationMs: elapsed(context) }
-            : { status: 'completed' as const, result: event.result, durationMs: elapsed(context) };
+            : { status: 'completed' as const, result: event.result, durationMs: elapsed(context), ...(event.servedBy ? { servedBy: event.servedBy } : {}) };
+        }
+        if (event.type === 'server.failed' && context.task.optional && isUnavailability(event.error.code)) {
+          return { status: 'skipped' as const, reason: event.error.message, durationMs: elapsed(context) };
         }
         if (event.type === 'server.failed') return { status: 'failed' as const, error: { ...event.error, task: context.task.id }, durationMs: elapsed(context) };
         return context.outcome;
@@ -136,12 +144,16 @@ export const taskMachine = setup({
           { guard: 'isToolError', target: 'failed', actions: 'recordResult' },
           { target: 'completed', actions: 'recordResult' },
         ],
-        'server.failed': { target: 'failed', actions: 'recordResult' },
+        'server.failed': [
+          { guard: 'isOptionalUnserved', target: 'skipped', actions: 'recordResult' },
+          { target: 'failed', actions: 'recordResult' },
+        ],
         'task.cancel': { target: 'cancelled', actions: 'cancelCall' },
       },
     },
     completed: { type: 'final', entry: 'reportFinished' },
     failed: { type: 'final', entry: 'reportFinished' },
     cancelled: { type: 'final', entry: 'reportFinished' },
+    skipped: { type: 'final', entry: 'reportFinished' },
   },
 });

@@ -12,6 +12,8 @@ import { renderValue, toText } from './core/template.js';
 import type { RunBus } from './bus.js';
 
 export interface Synthesizer {
+  /** True once a fallback served a task or an optional task was skipped: the run can end `degraded` at best. */
+  readonly degraded: boolean;
   /** Renders the final output from the results seen so far. Throws on a template that does not resolve. */
   synthesize(): string;
   report(status: RunStatus, extra: { output: string; error?: ErrorInfo; startedAt: number }): RunReport;
@@ -29,6 +31,7 @@ export function createSynthesizer(bus: RunBus, config: SynthesizerConfig): Synth
   const tasks = new Map<string, TaskReport>();
   const results = new Map<string, ToolResult>();
   const notifications: Notification[] = [];
+  let degraded = false;
 
   const entry = (ref: { id: string; server: string; tool: string }): TaskReport => {
     let report = tasks.get(ref.id);
@@ -57,7 +60,8 @@ export function createSynthesizer(bus: RunBus, config: SynthesizerConfig): Synth
       }
       case 'task.completed': {
         const report = entry(event.task);
-        Object.assign(report, { status: 'completed', text: event.result.text, isError: event.result.isError, durationMs: event.durationMs });
+        Object.assign(report, { status: 'completed', text: event.result.text, isError: event.result.isError, durationMs: event.durationMs, servedBy: event.servedBy ?? report.server });
+        if (event.servedBy) degraded = true;
         if (event.result.json !== undefined) report.json = event.result.json;
         results.set(event.task.id, event.result);
         break;
@@ -77,6 +81,7 @@ export function createSynthesizer(bus: RunBus, config: SynthesizerConfig): Synth
         const report = entry(event.task);
         report.status = 'skipped';
         report.text = event.reason;
+        if (event.optional) degraded = true;
         break;
       }
       case 'notification':
@@ -88,6 +93,9 @@ export function createSynthesizer(bus: RunBus, config: SynthesizerConfig): Synth
   });
 
   return {
+    get degraded() {
+      return degraded;
+    },
     synthesize() {
       const template = config.workflow.output;
       if (template === undefined) {

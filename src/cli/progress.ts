@@ -14,7 +14,7 @@ export function formatProgress(event: BusEvent): string | undefined {
     case 'task.started':
       return `  … ${event.task.id}  ${event.task.server}.${event.task.tool}`;
     case 'task.completed':
-      return `  ✓ ${event.task.id}  ${event.task.server}.${event.task.tool}  ${formatMs(event.durationMs)}`;
+      return `  ✓ ${event.task.id}  ${event.task.server}.${event.task.tool}  ${formatMs(event.durationMs)}${event.servedBy ? `  (served by ${event.servedBy})` : ''}`;
     case 'task.failed':
       return `  ✗ ${event.task.id}  ${event.task.server}.${event.task.tool}  ${formatMs(event.durationMs)}  ${event.error.message}`;
     case 'task.skipped':

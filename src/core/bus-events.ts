@@ -20,9 +20,11 @@ export type RunEvent =
   | { type: 'run.group'; index: number; tasks: string[]; phase: 'started' | 'synchronized' }
   | { type: 'task.started'; task: TaskRef; args: Record<string, unknown>; worker?: string }
   | { type: 'task.context'; task: TaskRef; resources: string[] }
-  | { type: 'task.completed'; task: TaskRef; result: ToolResult; durationMs: number }
+  /** `servedBy`: a fallback served the task instead of its own server. */
+  | { type: 'task.completed'; task: TaskRef; result: ToolResult; durationMs: number; servedBy?: string }
   | { type: 'task.failed'; task: TaskRef; error: ErrorInfo; result?: ToolResult; durationMs: number }
-  | { type: 'task.skipped'; task: TaskRef; reason: string }
+  /** `optional`: an optional task no server could serve (reduced functionality), not a consequence of a failure. */
+  | { type: 'task.skipped'; task: TaskRef; reason: string; optional?: boolean }
   | { type: 'notification'; notification: Omit<Notification, 'at'> };
 
 export type RunPhase = 'initializing' | 'planning' | 'breakdown' | 'executing' | 'synthesizing';

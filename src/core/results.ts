@@ -39,6 +39,8 @@ export interface TaskReport {
   durationMs?: number;
   json?: unknown;
   error?: ErrorInfo;
+  /** What served the task: its own server, or the fallback that stood in for it. */
+  servedBy?: string;
 }
 
 export interface Notification {

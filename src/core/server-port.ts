@@ -32,7 +32,7 @@ export interface ReplyTarget {
  * given (a task actor calling a pool replica), else to the server's parent.
  */
 export type ServerCommand =
-  | { type: 'server.call'; callId: string; tool: string; args: Record<string, unknown>; timeoutMs?: number; task?: string; replyTo?: ReplyTarget }
+  | { type: 'server.call'; callId: string; tool: string; args: Record<string, unknown>; timeoutMs?: number; task?: string; replyTo?: ReplyTarget; idempotent?: boolean }
   | { type: 'server.read'; callId: string; uri: string; timeoutMs?: number; task?: string; replyTo?: ReplyTarget }
   | { type: 'server.cancel'; callId: string; reason: string }
   /** Start over while unavailable: a new process (stdio) or session (HTTP), probed before it is ready. */
@@ -47,7 +47,13 @@ export type ServerReport =
   /** `servedBy` names what answered when it was not the server itself (a fallback). */
   | { type: 'server.result'; server: string; callId: string; result: ToolResult; durationMs: number; servedBy?: string }
   | { type: 'server.resource'; server: string; callId: string; resource: ResourceResult; durationMs: number }
-  | { type: 'server.failed'; server: string; callId: string; error: ErrorInfo; durationMs: number };
+  /** `refused`: the call never reached the server (it was not connected), so it is safe to send elsewhere. */
+  | { type: 'server.failed'; server: string; callId: string; error: ErrorInfo; durationMs: number; refused?: boolean }
+  /** A notification for the person running the workflow (a fallback took over, a server recovered). */
+  | { type: 'run.notify'; notification: { level: 'info' | 'warning' | 'error'; message: string; server?: string; task?: string } };
 
-/** The lifecycle states every server actor exposes (as its top-level state value). */
-export type ServerLifecycle = 'connecting' | 'ready' | 'busy' | 'unavailable' | 'closed';
+/**
+ * The lifecycle states every server actor publishes (`server.state` on the bus).
+ * `recovering`: a recovery attempt is starting the server again (the circuit breaker's half-open state).
+ */
+export type ServerLifecycle = 'connecting' | 'ready' | 'busy' | 'unavailable' | 'recovering' | 'closed';

@@ -8,6 +8,8 @@ import { mkdir } from 'node:fs/promises';
 import type { Observable } from 'rxjs';
 import { createActor, fromPromise, type AnyStateMachine, type InspectionEvent, type Observer } from 'xstate';
 import { createServerActor } from '../../actors/server.actor.js';
+import { createBuiltinFilesActor } from '../../actors/builtin-files.actor.js';
+import { degradationMachine } from '../../machines/degradation.machine.js';
 import { parallelMachine } from '../../machines/parallel.machine.js';
 import { sequentialMachine } from '../../machines/sequential.machine.js';
 import { selectPattern, type PatternChoice } from '../planning/select-pattern.js';
@@ -75,9 +77,13 @@ export function createRun(workflow: Workflow, options: RunOptions = {}): Run {
     const closes = new Set<Promise<void>>();
     const server = createServerActor({ publish: bus.publish, trackClose: (closing) => closes.add(closing) });
     const synthesize = fromPromise<string, { runId: string }>(async () => synthesizer.synthesize());
+    const builtinFiles = createBuiltinFilesActor({ publish: bus.publish });
+    const resilientServer = degradationMachine.provide({ actors: { server, builtinFiles: builtinFiles as never } });
     // Multi-server coordination is one orchestrator driving several servers in turn: the sequential machine.
     const machine: AnyStateMachine =
-      pattern === 'parallel' ? parallelMachine.provide({ actors: { server, synthesize } }) : sequentialMachine.provide({ actors: { server, synthesize } });
+      pattern === 'parallel'
+        ? parallelMachine.provide({ actors: { server, resilientServer: resilientServer as never, synthesize } })
+        : sequentialMachine.provide({ actors: { server, resilientServer: resilientServer as never, synthesize } });
 
     bus.publish({ type: 'run.started', workflow: workflow.name, pattern });
     const actor = createActor(machine as typeof sequentialMachine, {
@@ -110,7 +116,7 @@ export function createRun(workflow: Workflow, options: RunOptions = {}): Run {
       output = snapshot.output?.output ?? '';
       error = snapshot.output?.error;
     }
-    const status: RunStatus = error ? 'failed' : 'completed';
+    const status: RunStatus = error ? 'failed' : synthesizer.degraded ? 'degraded' : 'completed';
     bus.publish(error ? { type: 'run.finished', status, output, error } : { type: 'run.finished', status, output });
     const report = synthesizer.report(status, error ? { output, error, startedAt } : { output, startedAt });
     synthesizer.stop();

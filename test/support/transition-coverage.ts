@@ -56,3 +56,52 @@ export function createCoverage(machine: AnyStateMachine): Coverage {
 export function createMachineModel<TMachine extends AnyStateMachine>(machine: TMachine) {
   return new TestModel(machine as unknown as ActorLogic<SnapshotFrom<TMachine>, EventFromLogic<TMachine>, InputFrom<TMachine>>);
 }
+
+export interface EdgePath<TSnapshot, TEvent> {
+  description: string;
+  /** Events to send after start, in order. */
+  events: TEvent[];
+  /** The state the model says the path ends in; absent for one-step extensions. */
+  expected?: TSnapshot;
+}
+
+/**
+ * Every edge of the model, not only every state. `getShortestPaths` returns
+ * only maximal paths (those to final states, prefixes dropped), and a
+ * transition that leads back to a state already reached lies on none of
+ * them. So each state along each path is extended by every event it
+ * accepts, once per (state, event).
+ */
+export function listEdgePaths<TSnapshot extends { value: unknown; context?: unknown }, TEvent extends { type: string }>(
+  shortest: readonly { description: string; state: TSnapshot; steps: readonly { event: TEvent; state: TSnapshot }[] }[],
+  eventsFor: (snapshot: TSnapshot) => readonly TEvent[],
+  serialize: (snapshot: TSnapshot) => string = (snapshot) => JSON.stringify({ value: snapshot.value, context: snapshot.context }),
+): EdgePath<TSnapshot, TEvent>[] {
+  const seen = new Set<string>();
+  const edges: EdgePath<TSnapshot, TEvent>[] = [];
+  for (const path of shortest) {
+    const label = path.description.replace(/\(\{.*?\}\): /, ': ');
+    const events = path.steps.map((step) => step.event).filter((event) => event.type !== 'xstate.init');
+    edges.push({ description: label, events, expected: path.state });
+    path.steps.forEach((step, index) => {
+      const prefix = path.steps.slice(0, index + 1).map((entry) => entry.event).filter((event) => event.type !== 'xstate.init');
+      const state = serialize(step.state);
+      for (const event of eventsFor(step.state)) {
+        const key = `${state}|${JSON.stringify(event)}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        edges.push({ description: `${describeValue(step.state.value)} after ${prefix.length} events → ${describeEvent(event)}`, events: [...prefix, event] });
+      }
+    });
+  }
+  return edges;
+}
+
+function describeValue(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+function describeEvent(event: { type: string }): string {
+  const detail = ['callId', 'server', 'taskId'].map((key) => (event as Record<string, unknown>)[key]).filter((value) => value !== undefined);
+  return detail.length > 0 ? `${event.type} (${detail.join(', ')})` : event.type;
+}
