@@ -14,7 +14,7 @@ it('passes the inspect option to the orchestrator and every server actor', async
     { inspect: (event) => events.push(event) },
   );
   expect(report.status).toBe('completed');
-  const actorIds = new Set(events.filter((event) => event.type === '@xstate.actor').map((event) => (event.actorRef as { id: string }).id));
+  const actorIds = new Set(events.filter((event) => event.type === '@xstate.actor').map((event) => (event.actorRef as unknown as { id: string }).id));
   expect(actorIds).toContain('fx');
   expect(actorIds).toContain('connection');
   const states = events
