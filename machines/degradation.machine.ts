@@ -132,7 +132,8 @@ export const degradationMachine = setup({
       if (context.announcedReady) return;
       enqueue.assign({ announcedReady: true });
       const tools = context.primaryTools.length > 0 && !context.cause ? context.primaryTools : [...context.primaryTools, ...listServedTools(context.chain, context.fallbackReady, context.primaryTools)];
-      if (self._parent) enqueue.sendParent({ type: 'server.ready', server: primaryName(context), replica: context.input.replica ?? 1, tools } satisfies ServerReport);
+      const partial = context.primaryTools.length === 0;
+      if (self._parent) enqueue.sendParent({ type: 'server.ready', server: primaryName(context), replica: context.input.replica ?? 1, tools, ...(partial ? { partial } : {}) } satisfies ServerReport);
     }),
     announceUnavailable: enqueueActions(({ context, enqueue, self }) => {
       if (self._parent) enqueue.sendParent(toUnavailableReport(context));

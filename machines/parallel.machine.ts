@@ -36,6 +36,8 @@ export interface ParallelContext {
   replicas: Record<string, AnyActorRef>;
   ready: string[];
   tools: Record<string, ToolInfo[]>;
+  /** Servers whose tool list is only what their fallbacks serve. */
+  partialTools: string[];
   /** Idle replica ids, by server name. */
   idle: Record<string, string[]>;
   concurrency: number;
@@ -140,6 +142,7 @@ export const parallelMachine = setup({
       return {
         ready: [...context.ready, id],
         tools: { ...context.tools, [event.server]: event.tools },
+        partialTools: event.partial ? [...context.partialTools, event.server] : context.partialTools,
         idle: { ...context.idle, [event.server]: [...(context.idle[event.server] ?? []), id] },
       };
     }),
@@ -156,7 +159,7 @@ export const parallelMachine = setup({
     acceptPlan: assign(({ context, event }) => (event.type === 'server.result' ? readPlan(context.workflow, event) : {})),
     identifyTasks: assign(({ context }) => {
       const breakdown = [...context.workflow.tasks, ...(context.plannedTasks ?? [])];
-      const missingTool = checkToolsExist(breakdown, context.tools);
+      const missingTool = checkToolsExist(breakdown, context.tools, context.partialTools);
       if (missingTool) return { error: missingTool };
       const { needs } = listBreakdownDependencies(context.workflow.tasks, context.plannedTasks ?? []);
       return {
@@ -266,6 +269,7 @@ export const parallelMachine = setup({
     replicas: {},
     ready: [],
     tools: {},
+    partialTools: [],
     idle: {},
     concurrency: 1,
     breakdown: [],

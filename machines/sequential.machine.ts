@@ -33,6 +33,8 @@ export interface SequentialContext {
   workflow: Workflow;
   /** Tool lists of the servers that are ready, by server name. */
   tools: Record<string, ToolInfo[]>;
+  /** Servers whose tool list is only what their fallbacks serve. */
+  partialTools: string[];
   breakdown: TaskSpec[];
   /** Results a later template reads (the synthesizer keeps all of them). */
   results: Record<string, ToolResult>;
@@ -98,8 +100,12 @@ export const sequentialMachine = setup({
         enqueue.spawnChild(needsDegradation(spec) ? 'resilientServer' : 'server', { id: name, input });
       }
     }),
-    markServerReady: assign({
-      tools: ({ context, event }) => (event.type === 'server.ready' ? { ...context.tools, [event.server]: event.tools } : context.tools),
+    markServerReady: assign(({ context, event }) => {
+      if (event.type !== 'server.ready') return {};
+      return {
+        tools: { ...context.tools, [event.server]: event.tools },
+        partialTools: event.partial ? [...context.partialTools, event.server] : context.partialTools,
+      };
     }),
     failWithEvent: assign({
       error: ({ event }) => ('error' in event ? event.error : { code: 'CANCELLED' as const, message: 'run cancelled' }),
@@ -114,7 +120,7 @@ export const sequentialMachine = setup({
     acceptPlan: assign(({ context, event }) => (event.type === 'server.result' ? readPlan(context.workflow, event) : {})),
     createBreakdown: enqueueActions(({ context, enqueue }) => {
       const declared = [...context.workflow.tasks, ...(context.plannedTasks ?? [])];
-      const missingTool = checkToolsExist(declared, context.tools);
+      const missingTool = checkToolsExist(declared, context.tools, context.partialTools);
       if (missingTool) {
         enqueue.assign({ error: missingTool });
         return;
@@ -210,6 +216,7 @@ export const sequentialMachine = setup({
     runId: input.runId,
     workflow: input.workflow,
     tools: {},
+    partialTools: [],
     breakdown: [],
     results: {},
     referenced: [],

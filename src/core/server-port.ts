@@ -40,7 +40,11 @@ export type ServerCommand =
 
 /** Replies and lifecycle reports a server actor sends to its parent. */
 export type ServerReport =
-  | { type: 'server.ready'; server: string; replica: number; tools: ToolInfo[] }
+  /**
+   * `partial`: the server is serving from fallbacks and its own tool list is not known (it never
+   * started), so `tools` is only what the fallbacks serve; a tool missing from it is not an error yet.
+   */
+  | { type: 'server.ready'; server: string; replica: number; tools: ToolInfo[]; partial?: boolean }
   | { type: 'server.unavailable'; server: string; replica: number; error: ErrorInfo }
   /** A recovery attempt starts (after its backoff delay). */
   | { type: 'server.recovering'; server: string; replica: number; attempt: number }
