@@ -109,6 +109,8 @@ function createConnectionLogic(deps: ServerActorDeps, ledgerOf: (owner: string) 
     const ledger = ledgerOf(input.owner);
     ledger.connected = true;
     const inFlight = new Map<string, AbortController>();
+    // After cleanup the server actor has answered every pending call itself: say nothing more about them.
+    let ended = false;
     const connection = new McpConnection(name, input.spec, {
       onLost: (error) => sendBack({ type: 'conn.lost', error }),
       onGarbage: (message) => deps.publish({ type: 'server.log', server: name, line: `not JSON-RPC on stdout: ${message}` }),
@@ -147,6 +149,7 @@ function createConnectionLogic(deps: ServerActorDeps, ledgerOf: (owner: string) 
           },
           (error: ErrorInfo) => {
             inFlight.delete(command.callId);
+            if (ended) return;
             const durationMs = performance.now() - started;
             deps.publish({ type: 'server.call.error', server: name, callId: command.callId, tool: command.tool, error, durationMs, ...(task ? { task } : {}) });
             reply({ type: 'server.failed', server: name, callId: command.callId, error, durationMs });
@@ -163,6 +166,7 @@ function createConnectionLogic(deps: ServerActorDeps, ledgerOf: (owner: string) 
           },
           (error: ErrorInfo) => {
             inFlight.delete(command.callId);
+            if (ended) return;
             const durationMs = performance.now() - started;
             deps.publish({ type: 'server.call.error', server: name, callId: command.callId, tool: what, error, durationMs, ...(task ? { task } : {}) });
             reply({ type: 'server.failed', server: name, callId: command.callId, error, durationMs });
@@ -174,6 +178,7 @@ function createConnectionLogic(deps: ServerActorDeps, ledgerOf: (owner: string) 
     // Runs whenever `live` is left: for `unavailable` (the process is dead or sick), for `closed`, or on stop.
     // Replies still owed are sent by the server actor itself; anything sent back from here on is dropped.
     return () => {
+      ended = true;
       for (const controller of inFlight.values()) controller.abort('server closed');
       const closing = connection.close();
       deps.trackClose(closing);

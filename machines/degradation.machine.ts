@@ -130,6 +130,9 @@ export const degradationMachine = setup({
     /** Tells the coordinating machine this server can take calls (once: later recoveries are news, not readiness). */
     announceReady: enqueueActions(({ context, enqueue, self }) => {
       if (context.announcedReady) return;
+      // With the primary up, wait until every fallback has said whether it started, so a primary
+      // that dies early finds its fallbacks ready rather than still starting.
+      if (!context.cause && !context.fallbackSettled.every(Boolean)) return;
       enqueue.assign({ announcedReady: true });
       const tools = context.primaryTools.length > 0 && !context.cause ? context.primaryTools : [...context.primaryTools, ...listServedTools(context.chain, context.fallbackReady, context.primaryTools)];
       const partial = context.primaryTools.length === 0;
@@ -248,8 +251,8 @@ export const degradationMachine = setup({
     normal: {
       on: {
         'server.call': { actions: 'callPrimary' },
-        'server.unavailable': [{ guard: 'fromPrimary', target: 'unavailable', actions: 'keepCause' }, { actions: 'markFallback' }],
-        'server.ready': { actions: 'markFallback' },
+        'server.unavailable': [{ guard: 'fromPrimary', target: 'unavailable', actions: 'keepCause' }, { actions: ['markFallback', 'announceReady'] }],
+        'server.ready': { actions: ['markFallback', 'announceReady'] },
       },
     },
     unavailable: {
@@ -265,6 +268,8 @@ export const degradationMachine = setup({
         ],
         'server.unavailable': { actions: 'markFallback' },
         'server.call': { actions: 'callFallback' },
+        // The primary's backoff can be shorter than a fallback's start: announce the attempt all the same.
+        'server.recovering': { actions: 'notifyRecovering' },
       },
     },
     fallback: {
@@ -282,6 +287,7 @@ export const degradationMachine = setup({
     down: {
       on: {
         'server.call': { actions: 'callFallback' },
+        'server.recovering': { actions: 'notifyRecovering' },
         'server.ready': [
           { guard: 'fromPrimary', target: 'normal', actions: ['keepPrimaryTools', 'announceReady', 'notifyRecovered'] },
           { target: 'fallback', actions: ['markFallback', 'notifyFallback', 'announceReady'] },

@@ -50,7 +50,7 @@ function eventsFor(snapshot: Snapshot): DegradationEvent[] {
   for (const server of waitingFallbacks) events.push(ready(server), unavailable(server));
   if (snapshot.matches('starting') || snapshot.matches('recovery') || snapshot.matches('unavailable') || snapshot.matches('down')) events.push(ready('cc'));
   if (snapshot.matches('starting') || snapshot.matches('normal') || snapshot.matches('recovery')) events.push(unavailable('cc'));
-  if (snapshot.matches('fallback') || snapshot.matches('unavailable')) events.push({ type: 'server.recovering', server: 'cc', replica: 1, attempt: 1 });
+  if (snapshot.matches('fallback') || snapshot.matches('unavailable') || snapshot.matches('down')) events.push({ type: 'server.recovering', server: 'cc', replica: 1, attempt: 1 });
   if (snapshot.matches('fallback') && context.fallbackSettled.every(Boolean)) events.push(ready('cc'));
   // A fallback that recovers by itself while everything was down.
   if (snapshot.matches('down')) events.push(ready('fs'));
