@@ -14,7 +14,7 @@ import { and, assign, emit, enqueueActions, fromPromise, setup, type AnyActorRef
 import type { RunEvent, TaskRef } from '../src/core/bus-events.js';
 import { toErrorInfo, type ErrorInfo } from '../src/core/errors.js';
 import type { TaskStatus, ToolInfo, ToolResult } from '../src/core/results.js';
-import type { ServerActorInput, ServerReport } from '../src/core/server-port.js';
+import type { ServerReport } from '../src/core/server-port.js';
 import type { TaskSpec, Workflow } from '../src/core/workflow.js';
 import { listBreakdownDependencies } from '../src/planning/dependencies.js';
 import { createParallelGroups } from '../src/planning/parallel-groups.js';

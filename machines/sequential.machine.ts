@@ -13,7 +13,7 @@ import { assign, emit, enqueueActions, fromPromise, setup } from 'xstate';
 import type { RunEvent, TaskRef } from '../src/core/bus-events.js';
 import { toErrorInfo, type ErrorInfo } from '../src/core/errors.js';
 import type { ResourceResult, ToolInfo, ToolResult } from '../src/core/results.js';
-import type { ServerActorInput, ServerCommand, ServerReport } from '../src/core/server-port.js';
+import type { ServerCommand, ServerReport } from '../src/core/server-port.js';
 import type { TaskSpec, Workflow } from '../src/core/workflow.js';
 import { listBreakdownDependencies } from '../src/planning/dependencies.js';
 import { toTopologicalOrder } from '../src/planning/parallel-groups.js';

@@ -3,38 +3,18 @@
  * exit codes 0 / 1 / 2, one JSON object with --json, and errors that name
  * the file, field or server.
  */
-import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTempDir, fixtureServer, ROOT } from '../support/fixture.js';
+import { runEnsemble, writeWorkflowFile } from '../support/cli.js';
+import { createTempDir, fixtureServer } from '../support/fixture.js';
 
-const exec = promisify(execFile);
 const temp = createTempDir('ensemble-cli-');
 afterAll(() => temp.remove());
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-async function ensemble(...args: string[]): Promise<CliResult> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [join(ROOT, 'bin/ensemble.js'), ...args], { cwd: temp.dir });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
+const ensemble = (...args: string[]) => runEnsemble(temp.dir, ...args);
 
-function writeWorkflow(name: string, text: string): string {
-  const path = join(temp.dir, name);
-  writeFileSync(path, text);
-  return path;
-}
+const writeWorkflow = (name: string, text: string) => writeWorkflowFile(temp.dir, name, text);
 
 const fixture = JSON.stringify(fixtureServer());
 const okFlow = writeWorkflow(

@@ -5,33 +5,18 @@
  * degraded with what served each task and every notification, and a degraded
  * run exits 0.
  */
-import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RunReport } from '../../src/index.js';
-import { createTempDir, fixtureServer, ROOT } from '../support/fixture.js';
+import { runEnsemble } from '../support/cli.js';
+import { createTempDir, fixtureServer } from '../support/fixture.js';
 
-const exec = promisify(execFile);
 const temp = createTempDir('ensemble-degradation-cli-');
 afterAll(() => temp.remove());
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-async function ensemble(...args: string[]): Promise<CliResult> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [join(ROOT, 'bin/ensemble.js'), ...args], { cwd: temp.dir });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
+const ensemble = (...args: string[]) => runEnsemble(temp.dir, ...args);
 
 /**
  * A workflow in its own folder: the fixture (crashing on its 2nd call) writes
