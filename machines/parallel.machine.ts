@@ -20,6 +20,7 @@ import { listBreakdownDependencies } from '../src/planning/dependencies.js';
 import { createParallelGroups } from '../src/planning/parallel-groups.js';
 import { createPlanCommand, describePlannerFailure, PLAN_CALL, readPlan } from './planner-steps.js';
 import { describeOptionalSkip, needsDegradation, toServerInput } from './server-inputs.js';
+import { createPlanningState } from './planning-state.js';
 import { serverPlaceholder } from './server-placeholder.js';
 import { taskMachine, type TaskActorInput, type TaskFinishedEvent } from './task.machine.js';
 import { checkToolsExist, listReferencedTasks } from './task-steps.js';
@@ -295,28 +296,7 @@ export const parallelMachine = setup({
         'server.unavailable': { target: 'failed', actions: 'failWithEvent' },
       },
     },
-    planning: {
-      entry: { type: 'phase', params: { phase: 'planning' } },
-      initial: 'choosing',
-      states: {
-        choosing: {
-          always: [{ guard: 'hasPlanner', target: 'askingPlanner' }, { target: '#parallel.identifyingTasks' }],
-        },
-        askingPlanner: {
-          entry: 'askPlanner',
-          on: {
-            'server.result': [
-              { guard: 'isPlanError', target: '#parallel.failed', actions: 'failPlanner' },
-              { guard: 'isPlanReply', target: 'readingPlan', actions: 'acceptPlan' },
-            ],
-            'server.failed': { guard: 'isPlanReply', target: '#parallel.failed', actions: 'failPlanner' },
-          },
-        },
-        readingPlan: {
-          always: [{ guard: 'hasError', target: '#parallel.failed' }, { target: '#parallel.identifyingTasks' }],
-        },
-      },
-    },
+    planning: createPlanningState('parallel', '#parallel.identifyingTasks', 'hasError'),
     identifyingTasks: {
       entry: [{ type: 'phase', params: { phase: 'breakdown' } }, 'identifyTasks'],
       always: [{ guard: 'hasError', target: 'failed' }, { target: 'creatingGroups' }],

@@ -20,6 +20,7 @@ import { toTopologicalOrder } from '../src/planning/parallel-groups.js';
 import { createPlanCommand, describePlannerFailure, PLAN_CALL, readPlan } from './planner-steps.js';
 import { isUnavailability } from './fallback-routing.js';
 import { describeOptionalSkip, needsDegradation, toServerInput } from './server-inputs.js';
+import { createPlanningState } from './planning-state.js';
 import { serverPlaceholder } from './server-placeholder.js';
 import { checkToolsExist, listReferencedTasks, prepareCall, toolErrorInfo } from './task-steps.js';
 
@@ -240,28 +241,7 @@ export const sequentialMachine = setup({
         'server.unavailable': { target: 'failed', actions: 'failWithEvent' },
       },
     },
-    planning: {
-      entry: { type: 'phase', params: { phase: 'planning' } },
-      initial: 'choosing',
-      states: {
-        choosing: {
-          always: [{ guard: 'hasPlanner', target: 'askingPlanner' }, { target: '#sequential.creatingBreakdown' }],
-        },
-        askingPlanner: {
-          entry: 'askPlanner',
-          on: {
-            'server.result': [
-              { guard: 'isPlanError', target: '#sequential.failed', actions: 'failPlanner' },
-              { guard: 'isPlanReply', target: 'readingPlan', actions: 'acceptPlan' },
-            ],
-            'server.failed': { guard: 'isPlanReply', target: '#sequential.failed', actions: 'failPlanner' },
-          },
-        },
-        readingPlan: {
-          always: [{ guard: 'breakdownFailed', target: '#sequential.failed' }, { target: '#sequential.creatingBreakdown' }],
-        },
-      },
-    },
+    planning: createPlanningState('sequential', '#sequential.creatingBreakdown', 'breakdownFailed'),
     creatingBreakdown: {
       entry: [{ type: 'phase', params: { phase: 'breakdown' } }, 'createBreakdown'],
       always: [{ guard: 'breakdownFailed', target: 'failed' }, { target: 'executing' }],

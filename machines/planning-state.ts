@@ -1,0 +1,38 @@
+/**
+ * The planning phase both coordinating machines share (seed: Plan Task ─►
+ * Create Breakdown): ask the workflow's planner tool, if it names one, and
+ * read its answer as a task list before the breakdown.
+ *
+ *   choosing ─► askingPlanner ─► readingPlan ─► (next)
+ *       └────────────────────────────────────► (next)   no planner
+ *   a planner error or an invalid plan ─► #<machine>.failed
+ *
+ * The machine provides the named guards and actions (`hasPlanner`,
+ * `isPlanError`, `isPlanReply`, `askPlanner`, `failPlanner`, `acceptPlan`, and
+ * the guard that says reading the plan failed).
+ */
+export function createPlanningState<const Next extends string, const PlanFailed extends string>(machineId: string, next: Next, planFailed: PlanFailed) {
+  const failed = `#${machineId}.failed`;
+  return {
+    entry: { type: 'phase', params: { phase: 'planning' } },
+    initial: 'choosing',
+    states: {
+      choosing: {
+        always: [{ guard: 'hasPlanner', target: 'askingPlanner' }, { target: next }],
+      },
+      askingPlanner: {
+        entry: 'askPlanner',
+        on: {
+          'server.result': [
+            { guard: 'isPlanError', target: failed, actions: 'failPlanner' },
+            { guard: 'isPlanReply', target: 'readingPlan', actions: 'acceptPlan' },
+          ],
+          'server.failed': { guard: 'isPlanReply', target: failed, actions: 'failPlanner' },
+        },
+      },
+      readingPlan: {
+        always: [{ guard: planFailed, target: failed }, { target: next }],
+      },
+    },
+  } as const;
+}
