@@ -30,7 +30,12 @@ export function createBus(runId: string): RunBus {
     events$: subject.asObservable(),
     publish(payload) {
       if (!open) return;
-      subject.next({ ...payload, runId, at: Date.now() } as BusEvent);
+      // Stamped in place: every payload is a fresh object made for the bus, and copying
+      // five events per task was a measurable share of the per-task overhead.
+      const event = payload as BusEvent;
+      event.runId = runId;
+      event.at = Date.now();
+      subject.next(event);
     },
     complete() {
       if (!open) return;
