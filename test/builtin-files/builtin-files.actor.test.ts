@@ -7,7 +7,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { assign, createActor, sendTo, setup, waitFor, type Actor } from 'xstate';
 import { createBuiltinFilesActor } from '../../actors/builtin-files.actor.js';
 import { BUILTIN_FILE_TOOLS } from '../../src/core/builtin-files.js';
@@ -86,7 +86,9 @@ describe('lifecycle', () => {
     parent.send({ type: 'server.call', callId: 'late', tool: 'Write', args: { file_path: 'late.md', content: 'x' } });
     parent.send({ type: 'stop' });
     expect(published.at(-1)).toEqual({ type: 'server.state', server: 'builtin:files', replica: 1, state: 'closed' });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The write still happens: once its file is on disk, let its continuation run, then look.
+    await vi.waitFor(() => expect(readFileSync(join(root, 'late.md'), 'utf8')).toBe('x'));
+    await new Promise((resolve) => setImmediate(resolve));
     expect(published.filter((event) => event.type === 'server.call.result')).toEqual([]);
   });
 
