@@ -14,8 +14,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listLiveGroups } from '../../actors/process-group.js';
-import { runWorkflow, type BusEvent, type BusEventOf, type BusEventType, type Notification, type RunReport } from '../../src/index.js';
+import { runWorkflow, type BusEvent, type BusEventOf, type Notification, type RunReport } from '../../src/index.js';
 import { createTempDir, FIXTURE_SERVER, fixtureServer } from '../support/fixture.js';
+import { eventsOf, taskOf } from '../support/bus-record.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -50,19 +51,9 @@ async function run(document: Record<string, unknown>, onEvent?: (event: BusEvent
   return { report, events };
 }
 
-function eventsOf<T extends BusEventType>(events: BusEvent[], type: T): BusEventOf<T>[] {
-  return events.filter((event): event is BusEventOf<T> => event.type === type);
-}
-
 /** Each task as `id: status by <servedBy>`, in breakdown order: one line says who did what. */
 function whoServed(report: RunReport): string[] {
   return report.tasks.map((task) => `${task.id}: ${task.status}${task.servedBy ? ` by ${task.servedBy}` : ''}`);
-}
-
-function taskOf(report: RunReport, id: string) {
-  const task = report.tasks.find((entry) => entry.id === id);
-  if (!task) throw new Error(`no task "${id}" in the report`);
-  return task;
 }
 
 function notificationsAbout(report: RunReport, server: string): Notification[] {

@@ -9,8 +9,9 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlink
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runWorkflow, type BusEvent, type BusEventOf, type BusEventType, type RunReport } from '../../src/index.js';
+import { runWorkflow, type BusEvent, type RunReport } from '../../src/index.js';
 import { createTempDir, fixtureServer, ROOT } from '../support/fixture.js';
+import { eventsOf, taskOf, taskTrail } from '../support/bus-record.js';
 
 const CLAUDE = join(ROOT, 'node_modules/.bin/claude');
 const CLI = join(ROOT, 'bin/ensemble.js');
@@ -58,21 +59,6 @@ async function runRecorded(source: Record<string, unknown> | string): Promise<{ 
   return { report, events };
 }
 
-function eventsOf<T extends BusEventType>(events: BusEvent[], type: T): BusEventOf<T>[] {
-  return events.filter((event): event is BusEventOf<T> => event.type === type);
-}
-
-/** `task.*` events as `type:id`, in bus order. */
-function taskTrail(events: BusEvent[]): string[] {
-  return events.flatMap((event) => ('task' in event && typeof event.task === 'object' ? [`${event.type}:${event.task.id}`] : []));
-}
-
-function resultOf(report: RunReport, id: string) {
-  const task = report.tasks.find((entry) => entry.id === id);
-  if (!task) throw new Error(`no task "${id}" in the report`);
-  return task;
-}
-
 describe('Claude Code over MCP', () => {
   it(
     'writes a file whose content comes from an earlier task, then reads it back',
@@ -100,9 +86,9 @@ describe('Claude Code over MCP', () => {
       expect(report.error).toBeUndefined();
       expect(readFileSync(file, 'utf8')).toBe(content);
       expect(report.output).toBe(content);
-      expect(resultOf(report, 'write').json).toMatchObject({ type: 'create', filePath: file, content });
-      expect(resultOf(report, 'read').json).toMatchObject({ type: 'text', file: { filePath: file, content } });
-      expect(resultOf(report, 'check').text).toBe(content);
+      expect(taskOf(report, 'write').json).toMatchObject({ type: 'create', filePath: file, content });
+      expect(taskOf(report, 'read').json).toMatchObject({ type: 'text', file: { filePath: file, content } });
+      expect(taskOf(report, 'check').text).toBe(content);
       expect(report.tasks.every((task) => task.status === 'completed')).toBe(true);
       expect(taskTrail(events)).toEqual(
         ['sum', 'note', 'write', 'read', 'check'].flatMap((id) => [`task.started:${id}`, `task.completed:${id}`]),
@@ -135,7 +121,7 @@ describe('Claude Code over MCP', () => {
       expect(report.status).toBe('completed');
       expect(readFileSync(join(sandbox.workspace, 'todo.md'), 'utf8')).toBe('- [x] ship it\n');
       expect(report.output).toBe('before: - [ ] ship it\nafter: - [x] ship it\n');
-      expect(resultOf(report, 'tick').json).toMatchObject({ oldString: '- [ ]', newString: '- [x]' });
+      expect(taskOf(report, 'tick').json).toMatchObject({ oldString: '- [ ]', newString: '- [x]' });
     },
     TIMEOUT,
   );
@@ -157,8 +143,8 @@ describe('Claude Code over MCP', () => {
       expect(report.status).toBe('failed');
       expect(report.error).toMatchObject({ code: 'TOOL_ERROR', task: 'overwrite', server: 'claude' });
       expect(report.error?.message).toMatch(/has not been read yet/);
-      expect(resultOf(report, 'overwrite')).toMatchObject({ status: 'failed', isError: true });
-      expect(resultOf(report, 'after').status).toBe('skipped');
+      expect(taskOf(report, 'overwrite')).toMatchObject({ status: 'failed', isError: true });
+      expect(taskOf(report, 'after').status).toBe('skipped');
       expect(readFileSync(file, 'utf8')).toBe('original\n');
       expect(taskTrail(events)).toEqual(['task.started:overwrite', 'task.failed:overwrite', 'task.skipped:after']);
     },

@@ -10,8 +10,9 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listLiveGroups } from '../../actors/process-group.js';
-import { runWorkflow, type BusEvent, type BusEventOf, type RunReport } from '../../src/index.js';
+import { runWorkflow, type BusEvent, type BusEventOf } from '../../src/index.js';
 import { createTempDir, ROOT } from '../support/fixture.js';
+import { taskOf } from '../support/bus-record.js';
 
 const CLAUDE = join(ROOT, 'node_modules/.bin/claude');
 const FILESYSTEM = join(ROOT, 'node_modules/@modelcontextprotocol/server-filesystem/dist/index.js');
@@ -58,12 +59,6 @@ function heldClaudeServer(sandbox: { workspace: string; home: string; gate: stri
 
 const isStarted = (server: string) => (event: BusEvent): event is BusEventOf<'server.state'> =>
   event.type === 'server.state' && event.server === server && event.state === 'ready' && event.tools !== undefined;
-
-function taskOf(report: RunReport, id: string) {
-  const task = report.tasks.find((entry) => entry.id === id);
-  if (!task) throw new Error(`no task "${id}" in the report`);
-  return task;
-}
 
 describe('Claude Code with the filesystem server as its fallback', () => {
   it(

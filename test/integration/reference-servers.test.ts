@@ -8,8 +8,9 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runWorkflow, type BusEvent, type BusEventOf, type BusEventType, type RunReport } from '../../src/index.js';
+import { runWorkflow, type BusEvent, type RunReport } from '../../src/index.js';
 import { createTempDir, fixtureServer, ROOT } from '../support/fixture.js';
+import { eventsOf, taskOf, taskTrail } from '../support/bus-record.js';
 
 const EVERYTHING = join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 const FILESYSTEM = join(ROOT, 'node_modules/@modelcontextprotocol/server-filesystem/dist/index.js');
@@ -38,21 +39,6 @@ async function runRecorded(document: Record<string, unknown>, dir?: string): Pro
   return { report, events };
 }
 
-function eventsOf<T extends BusEventType>(events: BusEvent[], type: T): BusEventOf<T>[] {
-  return events.filter((event): event is BusEventOf<T> => event.type === type);
-}
-
-/** `task.*` events as `type:id`, in bus order. */
-function taskTrail(events: BusEvent[]): string[] {
-  return events.flatMap((event) => ('task' in event && typeof event.task === 'object' ? [`${event.type}:${event.task.id}`] : []));
-}
-
-function resultOf(report: RunReport, id: string) {
-  const task = report.tasks.find((entry) => entry.id === id);
-  if (!task) throw new Error(`no task "${id}" in the report`);
-  return task;
-}
-
 describe('server-everything', () => {
   it(
     'passes structured content and text from task to task, in order',
@@ -70,7 +56,7 @@ describe('server-everything', () => {
 
       expect(report.status).toBe('completed');
       expect(report.error).toBeUndefined();
-      const weather = resultOf(report, 'weather').json as { temperature: number; humidity: number; conditions: string };
+      const weather = taskOf(report, 'weather').json as { temperature: number; humidity: number; conditions: string };
       expect(typeof weather.temperature).toBe('number');
       expect(typeof weather.humidity).toBe('number');
       const sumText = `The sum of ${weather.temperature} and ${weather.humidity} is ${weather.temperature + weather.humidity}.`;
@@ -79,7 +65,7 @@ describe('server-everything', () => {
         ['sum', 'completed'],
         ['say', 'completed'],
       ]);
-      expect(resultOf(report, 'sum').text).toBe(sumText);
+      expect(taskOf(report, 'sum').text).toBe(sumText);
       expect(report.output).toBe(`Echo: ${weather.conditions}; ${sumText}`);
 
       expect(taskTrail(events)).toEqual([
@@ -124,7 +110,7 @@ describe('server-everything', () => {
         ['never', 'skipped'],
       ]);
       // The server answered with an isError result (a normal result), not a protocol error.
-      const bad = resultOf(report, 'bad');
+      const bad = taskOf(report, 'bad');
       expect(bad.isError).toBe(true);
       expect(bad.text).toMatch(/invalid/i);
       expect(eventsOf(events, 'server.call.error')).toEqual([]);
@@ -158,7 +144,7 @@ describe('server-filesystem', () => {
       expect(report.output).toBe('copy of first: alpha');
       expect(readFileSync(join(dir, 'first.txt'), 'utf8')).toBe('alpha');
       expect(readFileSync(join(dir, 'second.txt'), 'utf8')).toBe('copy of first: alpha');
-      expect(resultOf(report, 'readFirst').text).toBe('alpha');
+      expect(taskOf(report, 'readFirst').text).toBe('alpha');
       expect(eventsOf(events, 'task.started').find((event) => event.task.id === 'second')?.args).toEqual({
         path: 'second.txt',
         content: 'copy of first: alpha',
@@ -210,8 +196,8 @@ describe('server-filesystem', () => {
 
       expect(report.status).toBe('failed');
       expect(report.error).toMatchObject({ code: 'TOOL_ERROR', task: 'escape', server: 'fs' });
-      expect(resultOf(report, 'escape')).toMatchObject({ status: 'failed', isError: true });
-      expect(resultOf(report, 'escape').text).toMatch(/access denied/i);
+      expect(taskOf(report, 'escape')).toMatchObject({ status: 'failed', isError: true });
+      expect(taskOf(report, 'escape').text).toMatch(/access denied/i);
       expect(existsSync(outside)).toBe(false);
     },
     TIMEOUT,
@@ -324,7 +310,7 @@ describe('resources in Get Context', () => {
       });
 
       expect(report.status).toBe('completed');
-      expect(resultOf(report, 'bump').json).toEqual({ sum: 7 });
+      expect(taskOf(report, 'bump').json).toEqual({ sum: 7 });
       expect(report.output).toBe('mode test, level+4 = 7, raw {"mode":"test","level":3}');
       expect(eventsOf(events, 'task.started').find((event) => event.task.id === 'bump')?.args).toEqual({ a: 3, b: 4 });
       expect(taskTrail(events)).toEqual([
