@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { EnsembleError } from '../../src/core/errors.js';
 import type { Workflow } from '../../src/core/workflow.js';
 import { isRunPattern, selectPattern, type PatternChoice, type RunPattern } from '../../src/planning/select-pattern.js';
 import { parseWorkflow } from '../../src/workflow/parse-workflow.js';
+import { catchError } from '../support/catch-error.js';
 
 const SERVERS = { fs: { command: 'node' }, api: { url: 'http://127.0.0.1:8931/mcp' }, planner: { command: 'node' } };
 
@@ -12,16 +12,6 @@ function workflowOf(tasks: Record<string, unknown>[] | undefined, extra: Record<
 }
 
 const t = (id: string, server = 'fs', extra: Record<string, unknown> = {}) => ({ id, server, tool: 't', ...extra });
-
-function catchError(run: () => unknown): EnsembleError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof EnsembleError) return error;
-    throw error;
-  }
-  throw new Error('expected an EnsembleError, but nothing was thrown');
-}
 
 describe('selectPattern: the selection guide', () => {
   it.each<{ name: string; workflow: Workflow; expected: Partial<PatternChoice>; reasons: string[] }>([

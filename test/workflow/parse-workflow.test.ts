@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EnsembleError } from '../../src/core/errors.js';
 import { DEFAULT_CALL_TIMEOUT_MS } from '../../src/core/workflow.js';
 import { parseWorkflow, type ParseWorkflowOptions } from '../../src/workflow/parse-workflow.js';
+import { catchError } from '../support/catch-error.js';
 
 const DIR = '/flows/demo';
 const OPTIONS: ParseWorkflowOptions = { file: 'wf.yaml', dir: DIR, env: { TOKEN: 'secret' } };
@@ -20,16 +21,6 @@ function makeDocument(overrides: Record<string, unknown> = {}): Record<string, u
     ],
     ...overrides,
   };
-}
-
-function catchError(run: () => unknown): EnsembleError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof EnsembleError) return error;
-    throw error;
-  }
-  throw new Error('expected an EnsembleError, but nothing was thrown');
 }
 
 function errorFor(raw: unknown, options: ParseWorkflowOptions = OPTIONS): EnsembleError {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { EnsembleError } from '../../src/core/errors.js';
 import type { Workflow } from '../../src/core/workflow.js';
 import { parsePlannedTasks, type PlannedTasksContext } from '../../src/workflow/planned-tasks.js';
+import { catchError } from '../support/catch-error.js';
 
 const WORKFLOW: Workflow = {
   name: 'planned',
@@ -19,16 +19,6 @@ const WORKFLOW: Workflow = {
 };
 
 const CONTEXT: PlannedTasksContext = { workflow: WORKFLOW, planner: 'planner.make_plan', earlierTaskIds: ['setup'] };
-
-function catchError(run: () => unknown): EnsembleError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof EnsembleError) return error;
-    throw error;
-  }
-  throw new Error('expected an EnsembleError, but nothing was thrown');
-}
 
 describe('parsePlannedTasks: valid plans', () => {
   it('accepts an array of tasks and fills defaults', () => {
