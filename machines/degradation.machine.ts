@@ -158,8 +158,8 @@ export const degradationMachine = setup({
     callFallback: enqueueActions(({ context, event, enqueue, self }) => {
       if (event.type !== 'server.call') return;
       const route = routeCall(context.chain, context.fallbackReady, event.tool, event.args);
-      if (!route) {
-        const error: ErrorInfo = {
+      if (!route || 'error' in route) {
+        const error: ErrorInfo = route?.error ?? {
           code: 'SERVER_UNAVAILABLE',
           message: `server "${primaryName(context)}" is unavailable (${context.cause?.message ?? 'down'}) and no fallback serves its tool "${event.tool}"`,
           server: primaryName(context),
@@ -200,6 +200,11 @@ export const degradationMachine = setup({
       if (event.type === 'server.failed' && pending.route === 'primary' && isUnavailability(event.error.code)) {
         const retryable = event.refused === true || command.idempotent === true || (context.input.spec.idempotentTools ?? []).includes(command.tool);
         const route = retryable ? routeCall(context.chain, context.fallbackReady, command.tool, command.args) : undefined;
+        if (route && 'error' in route) {
+          enqueue.assign({ pending: rest });
+          reply({ ...event, server: primaryName(context), error: route.error });
+          return;
+        }
         if (route) {
           enqueue.assign({ pending: { ...context.pending, [event.callId]: { command, route: route.step } } });
           enqueue.sendTo(context.fallbacks[route.step]!, { ...command, tool: route.tool, args: route.args, replyTo: self });

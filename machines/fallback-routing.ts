@@ -3,7 +3,7 @@
  * Pure: the degradation machine calls it for every call it reroutes.
  */
 import { toBuiltinFileTool } from '../src/core/builtin-files.js';
-import type { ErrorCode } from '../src/core/errors.js';
+import { toErrorInfo, type ErrorCode, type ErrorInfo } from '../src/core/errors.js';
 import type { ToolInfo } from '../src/core/results.js';
 import { renderValue } from '../src/core/template.js';
 import type { FallbackSpec } from '../src/core/workflow.js';
@@ -13,6 +13,12 @@ export interface Route {
   step: number;
   tool: string;
   args: Record<string, unknown>;
+}
+
+/** A step that serves the tool but cannot map this call's arguments (its mapping reads one the call lacks). */
+export interface RouteError {
+  step: number;
+  error: ErrorInfo;
 }
 
 /** The name a step goes by in notifications and in a task's `servedBy`. */
@@ -29,13 +35,17 @@ export function canServe(step: FallbackSpec, tool: string): boolean {
  * The first ready step able to serve the tool, with the call's arguments
  * mapped (`{{ args.x }}` reads the original call's). Undefined: nothing can.
  */
-export function routeCall(chain: readonly FallbackSpec[], ready: readonly boolean[], tool: string, args: Record<string, unknown>): Route | undefined {
+export function routeCall(chain: readonly FallbackSpec[], ready: readonly boolean[], tool: string, args: Record<string, unknown>): Route | RouteError | undefined {
   for (const [index, step] of chain.entries()) {
     if (!ready[index] || !canServe(step, tool)) continue;
     const mapping = step.tools[tool];
     if (!mapping) return { step: index, tool, args };
-    const mapped = mapping.args === undefined ? args : renderValue(mapping.args, { args }, { where: `fallback ${describeStep(step)} for ${tool}` });
-    return { step: index, tool: mapping.tool, args: mapped };
+    if (mapping.args === undefined) return { step: index, tool: mapping.tool, args };
+    try {
+      return { step: index, tool: mapping.tool, args: renderValue(mapping.args, { args }, { where: `fallback ${describeStep(step)} for ${tool}` }) };
+    } catch (error) {
+      return { step: index, error: toErrorInfo(error, { code: 'TEMPLATE', server: describeStep(step) }) };
+    }
   }
   return undefined;
 }

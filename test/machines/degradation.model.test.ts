@@ -8,28 +8,12 @@
 import { createActor, fromCallback, type AnyActorRef, type SnapshotFrom } from 'xstate';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ServerReport } from '../../src/core/server-port.js';
-import type { ServerSpec } from '../../src/core/workflow.js';
-import { degradationMachine, type DegradationEvent, type DegradationInput } from '../../machines/degradation.machine.js';
+import { degradationMachine, type DegradationEvent } from '../../machines/degradation.machine.js';
 import { createCoverage, createMachineModel } from '../support/transition-coverage.js';
+import { createDegradationInput, FS_FALLBACK } from './degradation-input.js';
 import { createRecordingServer, type RecordedCommand } from './fake-server.js';
 
-const stdio = (command: string): ServerSpec => ({ kind: 'stdio', command, args: [], env: {}, cwd: '/tmp', replicas: 1 });
-const input: DegradationInput = {
-  name: 'cc',
-  runId: 'r',
-  timeoutMs: 1000,
-  workspace: '/tmp/ws',
-  spec: {
-    ...stdio('claude'),
-    fallback: [
-      { kind: 'server', server: 'fs', tools: { Write: { tool: 'write_file', args: { path: '{{ args.file_path }}', content: '{{ args.content }}' } } } },
-      { kind: 'builtin', builtin: 'files', tools: {} },
-    ],
-    recovery: { initialDelayMs: 10, maxDelayMs: 100, factor: 2 },
-    idempotentTools: [],
-  },
-  servers: { cc: stdio('claude'), fs: stdio('fs') },
-};
+const input = createDegradationInput([FS_FALLBACK, { kind: 'builtin', builtin: 'files', tools: {} }]);
 
 type Snapshot = SnapshotFrom<typeof degradationMachine>;
 const tools = [{ name: 'Write' }, { name: 'Read' }, { name: 'Bash' }];

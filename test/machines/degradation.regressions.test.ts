@@ -4,19 +4,11 @@
 import { createActor, fromCallback, type AnyActorRef } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import type { ServerReport } from '../../src/core/server-port.js';
-import type { ServerSpec } from '../../src/core/workflow.js';
-import { degradationMachine, type DegradationInput } from '../../machines/degradation.machine.js';
+import { degradationMachine } from '../../machines/degradation.machine.js';
+import { createDegradationInput, FS_FALLBACK } from './degradation-input.js';
 import { createRecordingServer, type RecordedCommand } from './fake-server.js';
 
-const stdio = (command: string): ServerSpec => ({ kind: 'stdio', command, args: [], env: {}, cwd: '/tmp', replicas: 1 });
-const input: DegradationInput = {
-  name: 'cc',
-  runId: 'r',
-  timeoutMs: 1000,
-  workspace: '/tmp/ws',
-  spec: { ...stdio('claude'), fallback: [{ kind: 'server', server: 'fs', tools: { Write: { tool: 'write_file' } } }], recovery: { initialDelayMs: 10, maxDelayMs: 100, factor: 2 }, idempotentTools: [] },
-  servers: { cc: stdio('claude'), fs: stdio('fs') },
-};
+const input = createDegradationInput([FS_FALLBACK]);
 
 function start() {
   const commands: RecordedCommand[] = [];
@@ -40,11 +32,21 @@ describe('degradation machine regressions', () => {
     actor.send(ready('fs'));
     expect(toParent.filter((event) => event.type === 'server.ready')).toHaveLength(1);
 
-    actor.send({ type: 'server.call', callId: 'w', tool: 'Write', args: { file_path: 'a' }, idempotent: true, replyTo: requester });
+    actor.send({ type: 'server.call', callId: 'w', tool: 'Write', args: { file_path: 'a', content: 'A' }, idempotent: true, replyTo: requester });
     actor.send({ type: 'server.unavailable', server: 'cc', replica: 1, error: { code: 'SERVER_UNAVAILABLE', message: 'cc exited', server: 'cc' } });
     actor.send({ type: 'server.failed', server: 'cc', callId: 'w', error: { code: 'SERVER_UNAVAILABLE', message: 'cc exited', server: 'cc' }, durationMs: 1 });
     expect(replies.filter((reply) => reply.type === 'server.failed')).toEqual([]);
     expect(commands.filter((entry) => entry.server === 'fs' && entry.command.type === 'server.call')).toHaveLength(1);
+    stop();
+  });
+
+  it('a call lacking an argument its fallback mapping reads crashed the degradation actor', () => {
+    const { actor, replies, requester, stop } = start();
+    actor.send({ type: 'server.unavailable', server: 'cc', replica: 1, error: { code: 'SERVER_START_FAILED', message: 'no start', server: 'cc' } });
+    actor.send(ready('fs'));
+    actor.send({ type: 'server.call', callId: 'w', tool: 'Write', args: { file_path: 'a' }, replyTo: requester });
+    expect(actor.getSnapshot().status).toBe('active');
+    expect(replies).toMatchObject([{ type: 'server.failed', callId: 'w', error: { code: 'TEMPLATE', server: 'fs', field: 'args.content' } }]);
     stop();
   });
 
