@@ -20,7 +20,7 @@ import { listBreakdownDependencies } from '../src/planning/dependencies.js';
 import { createParallelGroups } from '../src/planning/parallel-groups.js';
 import { createPlanCommand, describePlannerFailure, PLAN_CALL, readPlan } from './planner-steps.js';
 import { describeOptionalSkip, needsDegradation, toServerInput } from './server-inputs.js';
-import { createPlanningState } from './planning-state.js';
+import { createPlanningState, INITIALIZING_STATE } from './shared-states.js';
 import { serverPlaceholder } from './server-placeholder.js';
 import { taskMachine, type TaskActorInput, type TaskFinishedEvent } from './task.machine.js';
 import { checkToolsExist, listReferencedTasks } from './task-steps.js';
@@ -124,7 +124,7 @@ export const parallelMachine = setup({
   actions: {
     notify: emit(({ event }) => ({ type: 'notification' as const, notification: event.type === 'run.notify' ? event.notification : { level: 'info' as const, message: '' } })),
     phase: emit((_, params: { phase: 'initializing' | 'planning' | 'breakdown' | 'executing' | 'synthesizing' }) => ({ type: 'run.phase' as const, phase: params.phase })),
-    spawnReplicas: assign({
+    spawnServers: assign({
       replicas: ({ context, spawn }) => {
         const replicas: Record<string, AnyActorRef> = {};
         for (const [name, spec] of Object.entries(context.workflow.servers)) {
@@ -137,7 +137,7 @@ export const parallelMachine = setup({
         return replicas;
       },
     }),
-    markReady: assign(({ context, event }) => {
+    markServerReady: assign(({ context, event }) => {
       if (event.type !== 'server.ready') return {};
       const id = replicaId(event.server, event.replica);
       return {
@@ -288,14 +288,7 @@ export const parallelMachine = setup({
     'run.notify': { actions: 'notify' },
   },
   states: {
-    initializing: {
-      entry: [{ type: 'phase', params: { phase: 'initializing' } }, 'spawnReplicas'],
-      always: { guard: 'allServersReady', target: 'planning' },
-      on: {
-        'server.ready': { actions: 'markReady' },
-        'server.unavailable': { target: 'failed', actions: 'failWithEvent' },
-      },
-    },
+    initializing: INITIALIZING_STATE,
     planning: createPlanningState('parallel', '#parallel.identifyingTasks', 'hasError'),
     identifyingTasks: {
       entry: [{ type: 'phase', params: { phase: 'breakdown' } }, 'identifyTasks'],

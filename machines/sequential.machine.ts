@@ -20,7 +20,7 @@ import { toTopologicalOrder } from '../src/planning/parallel-groups.js';
 import { createPlanCommand, describePlannerFailure, PLAN_CALL, readPlan } from './planner-steps.js';
 import { isUnavailability } from './fallback-routing.js';
 import { describeOptionalSkip, needsDegradation, toServerInput } from './server-inputs.js';
-import { createPlanningState } from './planning-state.js';
+import { createPlanningState, INITIALIZING_STATE } from './shared-states.js';
 import { serverPlaceholder } from './server-placeholder.js';
 import { checkToolsExist, listReferencedTasks, prepareCall, toolErrorInfo } from './task-steps.js';
 
@@ -233,14 +233,7 @@ export const sequentialMachine = setup({
     'run.notify': { actions: 'notify' },
   },
   states: {
-    initializing: {
-      entry: [{ type: 'phase', params: { phase: 'initializing' } }, 'spawnServers'],
-      always: { guard: 'allServersReady', target: 'planning' },
-      on: {
-        'server.ready': { actions: 'markServerReady' },
-        'server.unavailable': { target: 'failed', actions: 'failWithEvent' },
-      },
-    },
+    initializing: INITIALIZING_STATE,
     planning: createPlanningState('sequential', '#sequential.creatingBreakdown', 'breakdownFailed'),
     creatingBreakdown: {
       entry: [{ type: 'phase', params: { phase: 'breakdown' } }, 'createBreakdown'],

@@ -1,4 +1,23 @@
 /**
+ * State configs the coordinating machines share, read like the seed diagram:
+ * Initialize, then Plan Task.
+ */
+/**
+ * Initialize (seed: Orchestrator ─► Initialize): start every server actor and
+ * wait until each is ready; a server that cannot start fails the run. The
+ * machine provides `spawnServers`, `markServerReady`, `allServersReady` and
+ * `failWithEvent`, and has sibling states `planning` and `failed`.
+ */
+export const INITIALIZING_STATE = {
+  entry: [{ type: 'phase', params: { phase: 'initializing' } }, 'spawnServers'],
+  always: { guard: 'allServersReady', target: 'planning' },
+  on: {
+    'server.ready': { actions: 'markServerReady' },
+    'server.unavailable': { target: 'failed', actions: 'failWithEvent' },
+  },
+} as const;
+
+/**
  * The planning phase both coordinating machines share (seed: Plan Task ─►
  * Create Breakdown): ask the workflow's planner tool, if it names one, and
  * read its answer as a task list before the breakdown.
