@@ -44,6 +44,8 @@ export interface ParallelContext {
   concurrency: number;
   plannedTasks?: TaskSpec[];
   breakdown: TaskSpec[];
+  /** Position of each task in the breakdown, by id: lookups on every event must not scan the list. */
+  positions: Record<string, number>;
   needs: Record<string, string[]>;
   groups: string[][];
   groupIndex: number;
@@ -61,7 +63,7 @@ export type ParallelEvent = ServerReport | TaskFinishedEvent | { type: 'run.canc
 const replicaId = (server: string, replica: number) => `${server}#${replica}`;
 const taskActorId = (taskId: string) => `task:${taskId}`;
 const refOf = (task: TaskSpec): TaskRef => ({ id: task.id, server: task.server, tool: task.tool });
-const taskById = (context: ParallelContext, id: string) => context.breakdown.find((task) => task.id === id)!;
+const taskById = (context: ParallelContext, id: string) => context.breakdown[context.positions[id]!]!;
 const totalReplicas = (workflow: Workflow) => Object.values(workflow.servers).reduce((sum, spec) => sum + spec.replicas, 0);
 
 /** Tasks the current schedule may start now: the current group's, or (eager) any. */
@@ -165,6 +167,7 @@ export const parallelMachine = setup({
       const { needs } = listBreakdownDependencies(context.workflow.tasks, context.plannedTasks ?? []);
       return {
         breakdown,
+        positions: Object.fromEntries(breakdown.map((task, index) => [task.id, index])),
         needs,
         referenced: [...listReferencedTasks(breakdown, context.workflow.output)],
         status: Object.fromEntries(breakdown.map((task) => [task.id, 'pending' as TaskStatus])),
@@ -184,27 +187,36 @@ export const parallelMachine = setup({
     }),
     /** Starts every candidate whose needs are met, while replicas and concurrency allow. */
     dispatch: enqueueActions(({ context, enqueue }) => {
-      const status = { ...context.status };
-      const running = { ...context.running };
-      const idle = Object.fromEntries(Object.entries(context.idle).map(([server, ids]) => [server, [...ids]]));
-      let inFlight = Object.keys(running).length;
-      const readers = Object.fromEntries(Object.keys(context.workflow.servers).map((name) => [name, context.replicas[replicaId(name, 1)]!]));
+      let inFlight = Object.keys(context.running).length;
+      if (inFlight >= context.concurrency) return;
+      // Copied on the first task started: most calls (a replica freed with nothing ready) change nothing.
+      let status = context.status;
+      let running = context.running;
+      let idle = context.idle;
+      let readers: Record<string, AnyActorRef> | undefined;
       for (const id of candidates(context)) {
         if (inFlight >= context.concurrency) break;
         if (status[id] !== 'pending') continue;
         if (!(context.needs[id] ?? []).every((need) => status[need] === 'completed')) continue;
         const task = taskById(context, id);
-        const worker = idle[task.server]?.shift();
-        if (worker === undefined) continue;
+        const free = idle[task.server];
+        if (!free || free.length === 0) continue;
+        if (status === context.status) {
+          status = { ...context.status };
+          running = { ...context.running };
+          idle = Object.fromEntries(Object.entries(context.idle).map(([server, ids]) => [server, [...ids]]));
+          readers = Object.fromEntries(Object.keys(context.workflow.servers).map((name) => [name, context.replicas[replicaId(name, 1)]!]));
+        }
+        const worker = idle[task.server]!.shift()!;
         status[id] = 'running';
         running[id] = worker;
         inFlight++;
         const results = Object.fromEntries(Object.entries(context.results).filter(([taskId]) => (context.needs[id] ?? []).includes(taskId)));
-        const input: TaskActorInput = { task, results, worker: context.replicas[worker]!, readers };
+        const input: TaskActorInput = { task, results, worker: context.replicas[worker]!, readers: readers! };
         enqueue.spawnChild('task', { id: taskActorId(id), input });
         enqueue.emit({ type: 'task.started', task: refOf(task), args: task.args, worker } satisfies RunEvent);
       }
-      enqueue.assign({ status, running, idle });
+      if (status !== context.status) enqueue.assign({ status, running, idle });
     }),
     finishTask: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'task.finished') return;
@@ -274,6 +286,7 @@ export const parallelMachine = setup({
     idle: {},
     concurrency: 1,
     breakdown: [],
+    positions: {},
     needs: {},
     groups: [],
     groupIndex: 0,
