@@ -20,7 +20,7 @@ import { listBreakdownDependencies } from '../src/planning/dependencies.js';
 import { createParallelGroups } from '../src/planning/parallel-groups.js';
 import { createPlanCommand, describePlannerFailure, PLAN_CALL, readPlan } from './planner-steps.js';
 import { describeOptionalSkip, needsDegradation, toServerInput } from './server-inputs.js';
-import { createPlanningState, INITIALIZING_STATE } from './shared-states.js';
+import { createPlanningState, INITIALIZING_STATE, SYNTHESIZING_STATE } from './shared-states.js';
 import { serverPlaceholder } from './server-placeholder.js';
 import { taskMachine, type TaskActorInput, type TaskFinishedEvent } from './task.machine.js';
 import { checkToolsExist, listReferencedTasks } from './task-steps.js';
@@ -124,6 +124,8 @@ export const parallelMachine = setup({
       event.type === 'task.finished' && event.outcome.status !== 'completed' && event.outcome.status !== 'skipped' && context.workflow.onError === 'stop',
   },
   actions: {
+    keepOutput: assign({ output: ({ event }) => (event as { output?: string }).output }),
+    failSynthesis: assign({ error: ({ event }) => toErrorInfo((event as { error?: unknown }).error, { code: 'TEMPLATE' }) }),
     notify: emit(({ event }) => ({ type: 'notification' as const, notification: event.type === 'run.notify' ? event.notification : { level: 'info' as const, message: '' } })),
     phase: emit((_, params: { phase: 'initializing' | 'planning' | 'breakdown' | 'executing' | 'synthesizing' }) => ({ type: 'run.phase' as const, phase: params.phase })),
     spawnServers: assign({
@@ -362,16 +364,7 @@ export const parallelMachine = setup({
         'task.finished': { actions: 'finishTask' },
       },
     },
-    combiningResults: {
-      entry: { type: 'phase', params: { phase: 'synthesizing' } },
-      invoke: {
-        id: 'synthesize',
-        src: 'synthesize',
-        input: ({ context }) => ({ runId: context.runId }),
-        onDone: { target: 'finalOutput', actions: assign({ output: ({ event }) => event.output }) },
-        onError: { target: 'failed', actions: assign({ error: ({ event }) => toErrorInfo(event.error, { code: 'TEMPLATE' }) }) },
-      },
-    },
+    combiningResults: SYNTHESIZING_STATE,
     finalOutput: { type: 'final' },
     failed: { type: 'final' },
   },

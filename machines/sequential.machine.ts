@@ -20,7 +20,7 @@ import { toTopologicalOrder } from '../src/planning/parallel-groups.js';
 import { createPlanCommand, describePlannerFailure, PLAN_CALL, readPlan } from './planner-steps.js';
 import { isUnavailability } from './fallback-routing.js';
 import { describeOptionalSkip, needsDegradation, toServerInput } from './server-inputs.js';
-import { createPlanningState, INITIALIZING_STATE } from './shared-states.js';
+import { createPlanningState, INITIALIZING_STATE, SYNTHESIZING_STATE } from './shared-states.js';
 import { serverPlaceholder } from './server-placeholder.js';
 import { checkToolsExist, listReferencedTasks, prepareCall, toolErrorInfo } from './task-steps.js';
 
@@ -91,6 +91,8 @@ export const sequentialMachine = setup({
     isToolError: ({ context, event }) => event.type === 'server.result' && isReply(context, event) && event.result.isError,
   },
   actions: {
+    keepOutput: assign({ output: ({ event }) => (event as { output?: string }).output }),
+    failSynthesis: assign({ error: ({ event }) => toErrorInfo((event as { error?: unknown }).error, { code: 'TEMPLATE' }) }),
     phase: emit((_, params: { phase: 'initializing' | 'planning' | 'breakdown' | 'executing' | 'synthesizing' }) => ({
       type: 'run.phase' as const,
       phase: params.phase,
@@ -275,16 +277,7 @@ export const sequentialMachine = setup({
         },
       },
     },
-    synthesizing: {
-      entry: { type: 'phase', params: { phase: 'synthesizing' } },
-      invoke: {
-        id: 'synthesize',
-        src: 'synthesize',
-        input: ({ context }) => ({ runId: context.runId }),
-        onDone: { target: 'finalOutput', actions: assign({ output: ({ event }) => event.output }) },
-        onError: { target: 'failed', actions: assign({ error: ({ event }) => toErrorInfo(event.error, { code: 'TEMPLATE' }) }) },
-      },
-    },
+    synthesizing: SYNTHESIZING_STATE,
     finalOutput: { type: 'final' },
     failed: { type: 'final' },
   },

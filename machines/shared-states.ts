@@ -1,6 +1,6 @@
 /**
  * State configs the coordinating machines share, read like the seed diagram:
- * Initialize, then Plan Task.
+ * Initialize, Plan Task, and at the end Synthesize Results.
  */
 /**
  * Initialize (seed: Orchestrator ─► Initialize): start every server actor and
@@ -55,3 +55,20 @@ export function createPlanningState<const Next extends string, const PlanFailed 
     },
   } as const;
 }
+
+/**
+ * Synthesize Results ─► Final Output: the `synthesize` actor (the synthesizer,
+ * provided by the engine) renders the output from the bus; a template that
+ * does not resolve fails the run. The machine provides `keepOutput` and
+ * `failSynthesis` and has sibling states `finalOutput` and `failed`.
+ */
+export const SYNTHESIZING_STATE = {
+  entry: { type: 'phase', params: { phase: 'synthesizing' } },
+  invoke: {
+    id: 'synthesize',
+    src: 'synthesize',
+    input: ({ context }: { context: { runId: string } }) => ({ runId: context.runId }),
+    onDone: { target: 'finalOutput', actions: 'keepOutput' },
+    onError: { target: 'failed', actions: 'failSynthesis' },
+  },
+} as const;
