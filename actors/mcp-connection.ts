@@ -22,6 +22,8 @@ export interface ConnectionHooks {
   onStderrLine?: (line: string) => void;
   /** Something the server sent that is not JSON-RPC. */
   onGarbage?: (message: string) => void;
+  /** The server said its tool list changed (`notifications/tools/list_changed`); this is the new list. */
+  onToolsChanged?: (tools: ToolInfo[]) => void;
 }
 
 export interface CallOptions {
@@ -32,7 +34,7 @@ export interface CallOptions {
 const CLIENT_INFO = { name: 'ensemble', version: '0.1.0' };
 
 export class McpConnection {
-  private readonly client = new Client(CLIENT_INFO, { capabilities: {} });
+  private readonly client: Client;
   private readonly transport: Transport;
   private closing?: Promise<void>;
   private opened = false;
@@ -44,6 +46,19 @@ export class McpConnection {
     private readonly hooks: ConnectionHooks = {},
   ) {
     this.transport = createTransport(spec, hooks);
+    this.client = new Client(CLIENT_INFO, {
+      capabilities: {},
+      // The SDK refetches (debounced) when the server advertises tools.listChanged and says so.
+      listChanged: {
+        tools: {
+          onChanged: (error, tools) => {
+            if (error || !tools || this.closing) return;
+            this.toolList = tools as ToolInfo[];
+            this.hooks.onToolsChanged?.(this.toolList);
+          },
+        },
+      },
+    });
     this.client.onclose = () => {
       if (this.opened && !this.closing) this.hooks.onLost?.(this.describeLoss());
     };
@@ -66,7 +81,8 @@ export class McpConnection {
       const capabilities = this.client.getServerCapabilities();
       if (capabilities?.tools) {
         const listed = await this.client.listTools(undefined, { timeout: timeoutMs });
-        this.toolList = listed.tools.map((tool) => (tool.description ? { name: tool.name, description: tool.description } : { name: tool.name }));
+        // The whole MCP Tool is kept: schemas, annotations, title, _meta.
+        this.toolList = listed.tools as ToolInfo[];
       }
       this.opened = true;
       return this.toolList;

@@ -117,7 +117,7 @@ function buildWorkflow(intervalMs: number): Workflow {
 
 /** A process connected (its lifecycle `ready`, with tools; `ready` after a call carries none). */
 function isStarted(event: BusEvent, server: string): event is Extract<BusEvent, { type: 'server.state' }> {
-  return event.type === 'server.state' && event.server === server && event.state === 'ready' && event.tools !== undefined;
+  return event.type === 'server.state' && event.server === server && event.state === 'serving' && event.tools !== undefined;
 }
 
 async function measureRound(workflow: Workflow, scenario: Scenario): Promise<Round> {

@@ -6,86 +6,90 @@
  *                                                                       │ or eager: flowing
  *   a failure with onError: stop ─► cancelling ─► failed
  *
- * Every server may run as a pool of replicas (`replicas: N`), each its own
- * server actor. Each task in flight is a spawned task actor on an idle
- * replica; a run-wide `concurrency` caps how many fly at once.
+ * One worker per replica of each server (`worker.machine.ts`) runs the tasks,
+ * one at a time each; the directory picks which live replica serves each
+ * call. A run-wide `concurrency` caps how many tasks fly at once.
+ *
+ * Cost per task is O(1): the schedule (status, unmet needs, ready queues per
+ * server, settled counts per group) is computed once at breakdown and then
+ * updated in place by this machine's own actions, which own it. Copying those
+ * tables on every event made a run of n tasks O(n²). They are plain arrays and
+ * records, so a persisted snapshot is still plain JSON.
  */
-import { and, assign, emit, enqueueActions, fromPromise, setup, type AnyActorRef } from 'xstate';
+import { and, assign, emit, enqueueActions, fromPromise, sendTo, setup } from 'xstate';
 import type { RunEvent, TaskRef } from '../src/core/bus-events.js';
 import { toErrorInfo, type ErrorInfo } from '../src/core/errors.js';
 import type { TaskStatus, ToolInfo, ToolResult } from '../src/core/results.js';
-import type { ServerReport } from '../src/core/server-port.js';
+import type { ServerPortMessage, ServerReport } from '../src/core/server-port.js';
 import type { TaskSpec, Workflow } from '../src/core/workflow.js';
 import { listBreakdownDependencies } from '../src/planning/dependencies.js';
 import { createParallelGroups } from '../src/planning/parallel-groups.js';
 import { createPlanCommand, describePlannerFailure, PLAN_CALL, readPlan } from './planner-steps.js';
-import { describeOptionalSkip, needsDegradation, toServerInput } from './server-inputs.js';
-import { createPlanningState, INITIALIZING_STATE, SYNTHESIZING_STATE } from './shared-states.js';
-import { serverPlaceholder } from './server-placeholder.js';
-import { taskMachine, type TaskActorInput, type TaskFinishedEvent } from './task.machine.js';
-import { checkToolsExist, listReferencedTasks } from './task-steps.js';
+import { describeOptionalSkip, listRequiredServers } from './server-inputs.js';
+import { createPlanningState, INITIALIZING_STATE, serverPortPlaceholder, SYNTHESIZING_STATE } from './shared-states.js';
+import { checkToolsExist, listTasksRead } from './task-steps.js';
+import { workerMachine, type WorkerFinishedEvent, type WorkerInput } from './worker.machine.js';
 
 export interface ParallelInput {
   runId: string;
   workflow: Workflow;
 }
 
+/** The schedule, by breakdown position. Updated in place (see the file comment). */
+export interface Schedule {
+  /** Breakdown position of each task, by id. */
+  positions: Record<string, number>;
+  status: TaskStatus[];
+  /** Needs not completed yet. */
+  waiting: number[];
+  needs: number[][];
+  dependents: number[][];
+  groupOf: number[];
+  /** Ready positions per server, oldest first, from `readyHead`. */
+  ready: Record<string, number[]>;
+  readyHead: Record<string, number>;
+  /** Idle worker ids per server. */
+  idle: Record<string, string[]>;
+  /** Worker running each task, by task id. */
+  running: Record<string, string>;
+  inFlight: number;
+  settledInGroup: number[];
+  settled: number;
+  /** Results a later task reads, with how many readers are still to run. */
+  results: Record<string, ToolResult>;
+  readersLeft: Record<string, number>;
+}
+
 export interface ParallelContext {
   runId: string;
   workflow: Workflow;
-  /** Every replica's actor, by replica id (`server#n`). */
-  replicas: Record<string, AnyActorRef>;
-  ready: string[];
+  required: string[];
   tools: Record<string, ToolInfo[]>;
   /** Servers whose tool list is only what their fallbacks serve. */
   partialTools: string[];
-  /** Idle replica ids, by server name. */
-  idle: Record<string, string[]>;
   concurrency: number;
   plannedTasks?: TaskSpec[];
   breakdown: TaskSpec[];
-  /** Position of each task in the breakdown, by id: lookups on every event must not scan the list. */
-  positions: Record<string, number>;
-  needs: Record<string, string[]>;
   groups: string[][];
   groupIndex: number;
-  status: Record<string, TaskStatus>;
-  /** Replica each running task is on, by task id. */
-  running: Record<string, string>;
-  results: Record<string, ToolResult>;
-  referenced: string[];
+  schedule: Schedule;
   error?: ErrorInfo;
   output?: string;
 }
 
-export type ParallelEvent = ServerReport | TaskFinishedEvent | { type: 'run.cancel'; reason: string };
+export type ParallelEvent = ServerReport | WorkerFinishedEvent | { type: 'run.cancel'; reason: string };
 
-const replicaId = (server: string, replica: number) => `${server}#${replica}`;
-const taskActorId = (taskId: string) => `task:${taskId}`;
 const refOf = (task: TaskSpec): TaskRef => ({ id: task.id, server: task.server, tool: task.tool });
-const taskById = (context: ParallelContext, id: string) => context.breakdown[context.positions[id]!]!;
-const totalReplicas = (workflow: Workflow) => Object.values(workflow.servers).reduce((sum, spec) => sum + spec.replicas, 0);
+const workerId = (server: string, n: number) => `worker:${server}:${n}`;
 
-/** Tasks the current schedule may start now: the current group's, or (eager) any. */
-function candidates(context: ParallelContext): string[] {
-  return context.workflow.schedule === 'eager' ? context.breakdown.map((task) => task.id) : (context.groups[context.groupIndex] ?? []);
+function emptySchedule(): Schedule {
+  return { positions: {}, status: [], waiting: [], needs: [], dependents: [], groupOf: [], ready: {}, readyHead: {}, idle: {}, running: {}, inFlight: 0, settledInGroup: [], settled: 0, results: {}, readersLeft: {} };
 }
 
-const isSettled = (status: TaskStatus | undefined) => status !== 'pending' && status !== 'running';
-
-/** Every task that (transitively) needs the given one. */
-function listDependents(context: ParallelContext, id: string): string[] {
-  const found = new Set<string>();
-  const visit = (target: string) => {
-    for (const [task, needs] of Object.entries(context.needs)) {
-      if (needs.includes(target) && !found.has(task)) {
-        found.add(task);
-        visit(task);
-      }
-    }
-  };
-  visit(id);
-  return context.breakdown.map((task) => task.id).filter((task) => found.has(task));
+/** Queues a task whose needs are met on its server's ready queue. */
+function enqueueReady(context: ParallelContext, position: number): void {
+  const server = context.breakdown[position]!.server;
+  (context.schedule.ready[server] ??= []).push(position);
 }
 
 export const parallelMachine = setup({
@@ -97,10 +101,8 @@ export const parallelMachine = setup({
     output: {} as { output?: string; error?: ErrorInfo },
   },
   actors: {
-    server: serverPlaceholder,
-    // A server with a fallback chain, behind the degradation machine; the engine provides it.
-    resilientServer: serverPlaceholder,
-    task: taskMachine,
+    serverPort: serverPortPlaceholder,
+    worker: workerMachine,
     synthesize: fromPromise<string, { runId: string }>(async () => {
       throw new Error('no synthesize actor provided');
     }),
@@ -110,45 +112,29 @@ export const parallelMachine = setup({
     groupTimeout: ({ context }) => context.workflow.groupTimeoutMs ?? 2_147_483_647,
   },
   guards: {
-    allServersReady: ({ context }) => context.ready.length === totalReplicas(context.workflow),
+    allServersReady: ({ context }) => Object.keys(context.tools).length === context.required.length,
     hasPlanner: ({ context }) => context.workflow.plan !== undefined,
     isPlanReply: ({ event }) => 'callId' in event && event.callId === PLAN_CALL,
     isPlanError: ({ event }) => event.type === 'server.result' && event.callId === PLAN_CALL && event.result.isError,
     hasError: ({ context }) => context.error !== undefined,
     isEager: ({ context }) => context.workflow.schedule === 'eager',
     hasMoreGroups: ({ context }) => context.groupIndex < context.groups.length,
-    groupSettled: ({ context }) => (context.groups[context.groupIndex] ?? []).every((id) => isSettled(context.status[id])),
-    allSettled: ({ context }) => Object.values(context.status).every(isSettled),
-    nothingInFlight: ({ context }) => Object.keys(context.running).length === 0,
+    groupSettled: ({ context }) => context.schedule.settledInGroup[context.groupIndex] === (context.groups[context.groupIndex]?.length ?? 0),
+    allSettled: ({ context }) => context.schedule.settled === context.breakdown.length,
+    nothingInFlight: ({ context }) => context.schedule.inFlight === 0,
     mustStop: ({ context, event }) =>
-      event.type === 'task.finished' && event.outcome.status !== 'completed' && event.outcome.status !== 'skipped' && context.workflow.onError === 'stop',
+      event.type === 'worker.finished' && event.outcome.status !== 'completed' && event.outcome.status !== 'skipped' && context.workflow.onError === 'stop',
   },
   actions: {
+    acquire: sendTo('serverPort', ({ context }) => ({ type: 'port.acquire', servers: context.required }) satisfies ServerPortMessage),
     keepOutput: assign({ output: ({ event }) => (event as { output?: string }).output }),
     failSynthesis: assign({ error: ({ event }) => toErrorInfo((event as { error?: unknown }).error, { code: 'TEMPLATE' }) }),
-    notify: emit(({ event }) => ({ type: 'notification' as const, notification: event.type === 'run.notify' ? event.notification : { level: 'info' as const, message: '' } })),
     phase: emit((_, params: { phase: 'initializing' | 'planning' | 'breakdown' | 'executing' | 'synthesizing' }) => ({ type: 'run.phase' as const, phase: params.phase })),
-    spawnServers: assign({
-      replicas: ({ context, spawn }) => {
-        const replicas: Record<string, AnyActorRef> = {};
-        for (const [name, spec] of Object.entries(context.workflow.servers)) {
-          for (let replica = 1; replica <= spec.replicas; replica++) {
-            const id = replicaId(name, replica);
-            const input = toServerInput(context.workflow, context.runId, name, replica);
-            replicas[id] = needsDegradation(spec) ? spawn('resilientServer', { id, input: input as never }) : spawn('server', { id, input });
-          }
-        }
-        return replicas;
-      },
-    }),
     markServerReady: assign(({ context, event }) => {
       if (event.type !== 'server.ready') return {};
-      const id = replicaId(event.server, event.replica);
       return {
-        ready: [...context.ready, id],
         tools: { ...context.tools, [event.server]: event.tools },
         partialTools: event.partial ? [...context.partialTools, event.server] : context.partialTools,
-        idle: { ...context.idle, [event.server]: [...(context.idle[event.server] ?? []), id] },
       };
     }),
     failWithEvent: assign({
@@ -157,117 +143,154 @@ export const parallelMachine = setup({
           ? event.error
           : { code: 'CANCELLED' as const, message: `run cancelled: ${event.type === 'run.cancel' ? event.reason : ''}` },
     }),
-    askPlanner: enqueueActions(({ context, enqueue }) => {
-      enqueue.sendTo(context.replicas[replicaId(context.workflow.plan!.server, 1)]!, createPlanCommand(context.workflow));
-    }),
+    askPlanner: sendTo('serverPort', ({ context }) => createPlanCommand(context.workflow) satisfies ServerPortMessage),
     failPlanner: assign({ error: ({ context, event }) => describePlannerFailure(context.workflow, event as ServerReport) }),
     acceptPlan: assign(({ context, event }) => (event.type === 'server.result' ? readPlan(context.workflow, event) : {})),
-    identifyTasks: assign(({ context }) => {
+    /** Identify Independent Tasks: the breakdown, its dependencies by position, and one worker per replica. */
+    identifyTasks: enqueueActions(({ context, enqueue }) => {
       const breakdown = [...context.workflow.tasks, ...(context.plannedTasks ?? [])];
       const missingTool = checkToolsExist(breakdown, context.tools, context.partialTools);
-      if (missingTool) return { error: missingTool };
+      if (missingTool) {
+        enqueue.assign({ error: missingTool });
+        return;
+      }
       const { needs } = listBreakdownDependencies(context.workflow.tasks, context.plannedTasks ?? []);
-      return {
-        breakdown,
-        positions: Object.fromEntries(breakdown.map((task, index) => [task.id, index])),
-        needs,
-        referenced: [...listReferencedTasks(breakdown, context.workflow.output)],
-        status: Object.fromEntries(breakdown.map((task) => [task.id, 'pending' as TaskStatus])),
-        concurrency: context.workflow.concurrency ?? totalReplicas(context.workflow),
-      };
+      const schedule = emptySchedule();
+      breakdown.forEach((task, index) => (schedule.positions[task.id] = index));
+      const position = (id: string) => (Object.hasOwn(schedule.positions, id) ? schedule.positions[id] : undefined);
+      for (const task of breakdown) {
+        const own = [...new Set((Object.hasOwn(needs, task.id) ? needs[task.id] : undefined) ?? [])].map(position).filter((at): at is number => at !== undefined);
+        schedule.status.push('pending');
+        schedule.needs.push(own);
+        schedule.waiting.push(own.length);
+        schedule.dependents.push([]);
+        for (const id of listTasksRead(task)) schedule.readersLeft[id] = (schedule.readersLeft[id] ?? 0) + 1;
+      }
+      schedule.needs.forEach((own, index) => own.forEach((need) => schedule.dependents[need]!.push(index)));
+      let workers = 0;
+      for (const server of new Set(breakdown.map((task) => task.server))) {
+        const replicas = context.workflow.servers[server]?.replicas ?? 1;
+        schedule.idle[server] = [];
+        schedule.ready[server] = [];
+        schedule.readyHead[server] = 0;
+        for (let n = 1; n <= replicas; n++) {
+          const id = workerId(server, n);
+          schedule.idle[server]!.push(id);
+          enqueue.spawnChild('worker', { id, systemId: id, input: { id, server } satisfies WorkerInput });
+          workers++;
+        }
+      }
+      enqueue.assign({ breakdown, schedule, concurrency: context.workflow.concurrency ?? workers });
     }),
     createGroups: enqueueActions(({ context, enqueue }) => {
-      const groups = createParallelGroups(context.breakdown, context.needs);
+      const needs = Object.fromEntries(context.breakdown.map((task, index) => [task.id, context.schedule.needs[index]!.map((at) => context.breakdown[at]!.id)]));
+      const groups = createParallelGroups(context.breakdown, needs);
+      groups.forEach((group, index) => {
+        for (const id of group) context.schedule.groupOf[context.schedule.positions[id]!] = index;
+        context.schedule.settledInGroup.push(0);
+      });
+      // Eager: every task with no needs is ready now; the rest become ready as their needs complete.
+      if (context.workflow.schedule === 'eager') context.schedule.waiting.forEach((count, index) => count === 0 && enqueueReady(context, index));
       enqueue.assign({ groups, groupIndex: 0 });
       const source = context.plannedTasks ? (context.workflow.tasks.length > 0 ? 'workflow+planner' : 'planner') : 'workflow';
       enqueue.emit({ type: 'run.breakdown', tasks: context.breakdown.map(refOf), source, groups } satisfies RunEvent);
     }),
-    announceGroup: emit(({ context }) => ({ type: 'run.group' as const, index: context.groupIndex, tasks: context.groups[context.groupIndex] ?? [], phase: 'started' as const })),
+    announceGroup: enqueueActions(({ context, enqueue }) => {
+      const group = context.groups[context.groupIndex] ?? [];
+      const { schedule } = context;
+      for (const id of group) {
+        const at = schedule.positions[id]!;
+        if (schedule.status[at] === 'pending' && schedule.waiting[at] === 0) enqueueReady(context, at);
+      }
+      enqueue.emit({ type: 'run.group', index: context.groupIndex, tasks: group, phase: 'started' } satisfies RunEvent);
+    }),
     synchronizeGroup: enqueueActions(({ context, enqueue }) => {
       enqueue.emit({ type: 'run.group', index: context.groupIndex, tasks: context.groups[context.groupIndex] ?? [], phase: 'synchronized' } satisfies RunEvent);
       enqueue.assign({ groupIndex: context.groupIndex + 1 });
     }),
-    /** Starts every candidate whose needs are met, while replicas and concurrency allow. */
+    /** Hands ready tasks to idle workers, while concurrency allows: O(servers + tasks started). */
     dispatch: enqueueActions(({ context, enqueue }) => {
-      let inFlight = Object.keys(context.running).length;
-      if (inFlight >= context.concurrency) return;
-      // Copied on the first task started: most calls (a replica freed with nothing ready) change nothing.
-      let status = context.status;
-      let running = context.running;
-      let idle = context.idle;
-      let readers: Record<string, AnyActorRef> | undefined;
-      for (const id of candidates(context)) {
-        if (inFlight >= context.concurrency) break;
-        if (status[id] !== 'pending') continue;
-        if (!(context.needs[id] ?? []).every((need) => status[need] === 'completed')) continue;
-        const task = taskById(context, id);
-        const free = idle[task.server];
-        if (!free || free.length === 0) continue;
-        if (status === context.status) {
-          status = { ...context.status };
-          running = { ...context.running };
-          idle = Object.fromEntries(Object.entries(context.idle).map(([server, ids]) => [server, [...ids]]));
-          readers = Object.fromEntries(Object.keys(context.workflow.servers).map((name) => [name, context.replicas[replicaId(name, 1)]!]));
+      const { schedule } = context;
+      for (const server of Object.keys(schedule.ready)) {
+        const queue = schedule.ready[server]!;
+        const idle = schedule.idle[server]!;
+        while (schedule.inFlight < context.concurrency && idle.length > 0 && schedule.readyHead[server]! < queue.length) {
+          const at = queue[schedule.readyHead[server]!++]!;
+          if (schedule.status[at] !== 'pending') continue;
+          const task = context.breakdown[at]!;
+          const worker = idle.pop()!;
+          schedule.status[at] = 'running';
+          schedule.running[task.id] = worker;
+          schedule.inFlight++;
+          const results: Record<string, ToolResult> = {};
+          for (const id of listTasksRead(task)) if (Object.hasOwn(schedule.results, id)) results[id] = schedule.results[id]!;
+          enqueue.sendTo(worker, { type: 'worker.assign', task, results });
+          enqueue.emit({ type: 'task.started', task: refOf(task), args: task.args, worker } satisfies RunEvent);
         }
-        const worker = idle[task.server]!.shift()!;
-        status[id] = 'running';
-        running[id] = worker;
-        inFlight++;
-        const results = Object.fromEntries(Object.entries(context.results).filter(([taskId]) => (context.needs[id] ?? []).includes(taskId)));
-        const input: TaskActorInput = { task, results, worker: context.replicas[worker]!, readers: readers! };
-        enqueue.spawnChild('task', { id: taskActorId(id), input });
-        enqueue.emit({ type: 'task.started', task: refOf(task), args: task.args, worker } satisfies RunEvent);
+        // A drained queue starts over, so it does not grow with every task ever queued.
+        if (schedule.readyHead[server] === queue.length && queue.length > 0) {
+          queue.length = 0;
+          schedule.readyHead[server] = 0;
+        }
       }
-      if (status !== context.status) enqueue.assign({ status, running, idle });
     }),
     finishTask: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'task.finished') return;
-      const { taskId, outcome } = event;
-      const task = taskById(context, taskId);
-      const worker = context.running[taskId];
-      const { [taskId]: _done, ...running } = context.running;
-      const idle = worker ? { ...context.idle, [task.server]: [...(context.idle[task.server] ?? []), worker] } : context.idle;
-      const status = { ...context.status, [taskId]: outcome.status };
+      if (event.type !== 'worker.finished') return;
+      const { schedule } = context;
+      const { taskId, outcome, worker } = event;
+      const at = schedule.positions[taskId]!;
+      const task = context.breakdown[at]!;
+      delete schedule.running[taskId];
+      schedule.inFlight--;
+      schedule.idle[task.server]!.push(worker);
+      settle(context, at, outcome.status);
+      for (const id of listTasksRead(task)) {
+        if (--schedule.readersLeft[id]! === 0) delete schedule.results[id];
+      }
       if (outcome.status === 'completed') {
-        if (context.referenced.includes(taskId)) enqueue.assign({ results: { ...context.results, [taskId]: outcome.result } });
+        if ((schedule.readersLeft[taskId] ?? 0) > 0) schedule.results[taskId] = outcome.result;
         const completed: RunEvent = { type: 'task.completed', task: refOf(task), result: outcome.result, durationMs: outcome.durationMs };
         if (outcome.servedBy) completed.servedBy = outcome.servedBy;
         enqueue.emit(completed);
-      } else if (outcome.status === 'skipped') {
+        for (const dependent of schedule.dependents[at]!) {
+          if (--schedule.waiting[dependent]! === 0 && schedule.status[dependent] === 'pending' && (context.workflow.schedule === 'eager' || schedule.groupOf[dependent] === context.groupIndex)) {
+            enqueueReady(context, dependent);
+          }
+        }
+        return;
+      }
+      if (outcome.status === 'skipped') {
         enqueue.emit({ type: 'task.skipped', task: refOf(task), reason: outcome.reason, optional: true } satisfies RunEvent);
         enqueue.emit({ type: 'notification', notification: { level: 'warning', server: task.server, task: taskId, message: describeOptionalSkip(task, outcome.reason) } } satisfies RunEvent);
-        // What needs it cannot read its result: skipped too, without failing the run.
-        for (const dependent of listDependents(context, taskId)) {
-          if (status[dependent] !== 'pending') continue;
-          status[dependent] = 'skipped';
-          enqueue.emit({ type: 'task.skipped', task: refOf(taskById(context, dependent)), reason: `needs "${taskId}", an optional task that was skipped`, optional: true } satisfies RunEvent);
-        }
       } else {
         const failed: RunEvent = { type: 'task.failed', task: refOf(task), error: outcome.error, durationMs: outcome.durationMs };
         if (outcome.status === 'failed' && outcome.result) failed.result = outcome.result;
         enqueue.emit(failed);
         if (!context.error) enqueue.assign({ error: outcome.error });
-        // What needs a task that did not complete can never run.
-        for (const dependent of listDependents(context, taskId)) {
-          if (status[dependent] !== 'pending') continue;
-          status[dependent] = 'skipped';
-          enqueue.emit({ type: 'task.skipped', task: refOf(taskById(context, dependent)), reason: `needs "${taskId}", which ${outcome.status === 'cancelled' ? 'was cancelled' : 'failed'}` } satisfies RunEvent);
-        }
       }
-      enqueue.assign({ running, idle, status });
+      // What needs a task that did not complete can never run: skipped too.
+      const why = outcome.status === 'skipped' ? 'an optional task that was skipped' : outcome.status === 'cancelled' ? 'which was cancelled' : 'which failed';
+      const stack = [...schedule.dependents[at]!];
+      while (stack.length > 0) {
+        const dependent = stack.pop()!;
+        if (schedule.status[dependent] !== 'pending') continue;
+        settle(context, dependent, 'skipped');
+        stack.push(...schedule.dependents[dependent]!);
+        const skipped: RunEvent = { type: 'task.skipped', task: refOf(context.breakdown[dependent]!), reason: `needs "${taskId}", ${why}` };
+        if (outcome.status === 'skipped') skipped.optional = true;
+        enqueue.emit(skipped);
+      }
     }),
     cancelInFlight: enqueueActions(({ context, enqueue }) => {
       const reason = context.error ? `stopping: ${context.error.message}` : 'stopping';
-      for (const id of Object.keys(context.running)) enqueue.sendTo(taskActorId(id), { type: 'task.cancel', reason });
+      for (const worker of Object.values(context.schedule.running)) enqueue.sendTo(worker, { type: 'worker.cancel', reason });
     }),
     skipPending: enqueueActions(({ context, enqueue }) => {
-      const status = { ...context.status };
-      for (const task of context.breakdown) {
-        if (status[task.id] !== 'pending') continue;
-        status[task.id] = 'skipped';
+      context.breakdown.forEach((task, at) => {
+        if (context.schedule.status[at] !== 'pending') return;
+        settle(context, at, 'skipped');
         enqueue.emit({ type: 'task.skipped', task: refOf(task), reason: `not run: ${context.error?.message ?? 'the run stopped'}` } satisfies RunEvent);
-      }
-      enqueue.assign({ status });
+      });
     }),
     failGroupTimeout: assign({
       error: ({ context }) => ({
@@ -278,29 +301,22 @@ export const parallelMachine = setup({
   },
 }).createMachine({
   id: 'parallel',
+  invoke: { id: 'serverPort', src: 'serverPort', systemId: 'serverPort' },
   context: ({ input }) => ({
     runId: input.runId,
     workflow: input.workflow,
-    replicas: {},
-    ready: [],
+    required: listRequiredServers(input.workflow),
     tools: {},
     partialTools: [],
-    idle: {},
     concurrency: 1,
     breakdown: [],
-    positions: {},
-    needs: {},
     groups: [],
     groupIndex: 0,
-    status: {},
-    running: {},
-    results: {},
-    referenced: [],
+    schedule: emptySchedule(),
   }),
   initial: 'initializing',
   on: {
     'run.cancel': { target: '.cancelling', actions: 'failWithEvent' },
-    'run.notify': { actions: 'notify' },
   },
   states: {
     initializing: INITIALIZING_STATE,
@@ -332,7 +348,7 @@ export const parallelMachine = setup({
           always: { guard: 'groupSettled', target: 'synchronizationPoint' },
           after: { groupTimeout: { target: '#parallel.cancelling', actions: 'failGroupTimeout' } },
           on: {
-            'task.finished': [
+            'worker.finished': [
               { guard: 'mustStop', target: '#parallel.cancelling', actions: 'finishTask' },
               { actions: ['finishTask', 'dispatch'] },
             ],
@@ -349,7 +365,7 @@ export const parallelMachine = setup({
             { guard: 'allSettled', target: '#parallel.combiningResults' },
           ],
           on: {
-            'task.finished': [
+            'worker.finished': [
               { guard: 'mustStop', target: '#parallel.cancelling', actions: 'finishTask' },
               { actions: ['finishTask', 'dispatch'] },
             ],
@@ -361,7 +377,7 @@ export const parallelMachine = setup({
       entry: ['cancelInFlight', 'skipPending'],
       always: { guard: 'nothingInFlight', target: 'failed' },
       on: {
-        'task.finished': { actions: 'finishTask' },
+        'worker.finished': { actions: 'finishTask' },
       },
     },
     combiningResults: SYNTHESIZING_STATE,
@@ -370,3 +386,12 @@ export const parallelMachine = setup({
   },
   output: ({ context }) => (context.error ? { output: context.output, error: context.error } : { output: context.output }),
 });
+
+/** Marks a task settled (counts for its group's synchronization point). */
+function settle(context: ParallelContext, at: number, status: TaskStatus): void {
+  const { schedule } = context;
+  schedule.status[at] = status;
+  schedule.settled++;
+  const group = schedule.groupOf[at];
+  if (group !== undefined) schedule.settledInGroup[group] = (schedule.settledInGroup[group] ?? 0) + 1;
+}

@@ -3,16 +3,16 @@
  * planner tool for a task list, and read its answer like a workflow file.
  */
 import { toErrorInfo, type ErrorInfo } from '../src/core/errors.js';
-import type { ServerCommand, ServerReport } from '../src/core/server-port.js';
+import type { ServerReport, ServerRequest } from '../src/core/server-port.js';
 import type { TaskSpec, Workflow } from '../src/core/workflow.js';
 import { parsePlannedTasks } from '../src/workflow/planned-tasks.js';
 
 /** Call id of the planner's call; replies carry it back. */
 export const PLAN_CALL = 'plan';
 
-export function createPlanCommand(workflow: Workflow): ServerCommand {
+export function createPlanCommand(workflow: Workflow): ServerRequest {
   const plan = workflow.plan!;
-  return { type: 'server.call', callId: PLAN_CALL, tool: plan.tool, args: plan.args };
+  return { type: 'server.call', server: plan.server, callId: PLAN_CALL, tool: plan.tool, args: plan.args };
 }
 
 export type PlanReading = { plannedTasks: TaskSpec[] } | { error: ErrorInfo };

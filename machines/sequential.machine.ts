@@ -6,23 +6,26 @@
  *                                                     │  gettingContext ─► implementing ─► completing
  *   any failure ─────────────────────────────────────────────────────────────────► failed
  *
- * Driven only by events: server actors report readiness and answer calls;
- * the machine emits run events that the engine puts on the bus.
+ * Driven only by events: the server directory reports readiness and answers
+ * calls (servers are named, never held, so a snapshot is plain JSON); the
+ * machine emits run events that the engine puts on the bus. A subtask costs
+ * one `assign` and three microsteps (Get Context is skipped when it reads no
+ * resources); only results a later subtask reads stay in context, and only
+ * until their last reader has run.
  */
-import { assign, emit, enqueueActions, fromPromise, setup } from 'xstate';
+import { and, assign, emit, enqueueActions, fromPromise, sendTo, setup } from 'xstate';
 import type { RunEvent, TaskRef } from '../src/core/bus-events.js';
 import { toErrorInfo, type ErrorInfo } from '../src/core/errors.js';
 import type { ResourceResult, ToolInfo, ToolResult } from '../src/core/results.js';
-import type { ServerCommand, ServerReport } from '../src/core/server-port.js';
+import type { ServerPortMessage, ServerReport, ServerRequest } from '../src/core/server-port.js';
 import type { TaskSpec, Workflow } from '../src/core/workflow.js';
 import { listBreakdownDependencies } from '../src/planning/dependencies.js';
 import { toTopologicalOrder } from '../src/planning/parallel-groups.js';
 import { createPlanCommand, describePlannerFailure, PLAN_CALL, readPlan } from './planner-steps.js';
 import { isUnavailability } from './fallback-routing.js';
-import { describeOptionalSkip, needsDegradation, toServerInput } from './server-inputs.js';
-import { createPlanningState, INITIALIZING_STATE, SYNTHESIZING_STATE } from './shared-states.js';
-import { serverPlaceholder } from './server-placeholder.js';
-import { checkToolsExist, listReferencedTasks, prepareCall, toolErrorInfo } from './task-steps.js';
+import { describeOptionalSkip, listRequiredServers } from './server-inputs.js';
+import { createPlanningState, INITIALIZING_STATE, serverPortPlaceholder, SYNTHESIZING_STATE } from './shared-states.js';
+import { checkToolsExist, planResultRetention, prepareCall, toolErrorInfo, type ResultRetention } from './task-steps.js';
 
 export interface SequentialInput {
   runId: string;
@@ -32,19 +35,19 @@ export interface SequentialInput {
 export interface SequentialContext {
   runId: string;
   workflow: Workflow;
-  /** Tool lists of the servers that are ready, by server name. */
+  /** Servers the run acquired, and the tool lists of those that are ready, by server name. */
+  required: string[];
   tools: Record<string, ToolInfo[]>;
   /** Servers whose tool list is only what their fallbacks serve. */
   partialTools: string[];
   breakdown: TaskSpec[];
-  /** Results a later template reads (the synthesizer keeps all of them). */
+  /** Results a later subtask reads, until its last reader has run (the synthesizer keeps all of them). */
   results: Record<string, ToolResult>;
-  referenced: string[];
+  retention: ResultRetention;
   /** The subtask in progress, as an index into the breakdown. */
   index: number;
+  /** Resources read so far during the current subtask's Get Context. */
   gathered: ResourceResult[];
-  args: Record<string, unknown>;
-  callId: string;
   startedAt: number;
   plannedTasks?: TaskSpec[];
   error?: ErrorInfo;
@@ -53,10 +56,28 @@ export interface SequentialContext {
 
 export type SequentialEvent = ServerReport | { type: 'run.cancel'; reason: string };
 
-
 const currentTask = (context: SequentialContext): TaskSpec => context.breakdown[context.index]!;
 const refOf = (task: TaskSpec): TaskRef => ({ id: task.id, server: task.server, tool: task.tool });
-const isReply = (context: SequentialContext, event: { callId: string }) => event.callId === context.callId;
+const callIdOf = (task: TaskSpec) => `${task.id}#call`;
+const readIdOf = (task: TaskSpec) => `${task.id}#context`;
+const isCall = (context: SequentialContext, event: { callId: string }) => event.callId === callIdOf(currentTask(context));
+const isRead = (context: SequentialContext, event: { callId: string }) => event.callId === readIdOf(currentTask(context));
+
+/** Moves past the current subtask: keeps its result if a later one reads it, drops results no longer read. */
+function advance(context: SequentialContext, now: number, result?: ToolResult): Partial<SequentialContext> {
+  const task = currentTask(context);
+  const update: Partial<SequentialContext> = { index: context.index + 1, startedAt: now };
+  const released = Object.hasOwn(context.retention.release, context.index) ? context.retention.release[context.index] : undefined;
+  const keep = result !== undefined && Object.hasOwn(context.retention.keep, task.id);
+  if (keep || released) {
+    const results = { ...context.results };
+    for (const id of released ?? []) delete results[id];
+    if (keep) results[task.id] = result;
+    update.results = results;
+  }
+  if (context.gathered.length > 0) update.gathered = [];
+  return update;
+}
 
 export const sequentialMachine = setup({
   types: {
@@ -67,42 +88,38 @@ export const sequentialMachine = setup({
     output: {} as { output?: string; error?: ErrorInfo },
   },
   actors: {
-    server: serverPlaceholder,
-    // A server with a fallback chain, behind the degradation machine; the engine provides it.
-    resilientServer: serverPlaceholder,
+    // The server directory, as this run reaches it (by name); the engine provides it.
+    serverPort: serverPortPlaceholder,
     // Builds the final output from everything the run produced; the engine provides it.
     synthesize: fromPromise<string, { runId: string }>(async () => {
       throw new Error('no synthesize actor provided');
     }),
   },
   guards: {
-    allServersReady: ({ context }) => Object.keys(context.tools).length === Object.keys(context.workflow.servers).length,
+    allServersReady: ({ context }) => Object.keys(context.tools).length === context.required.length,
     hasPlanner: ({ context }) => context.workflow.plan !== undefined,
     isPlanReply: ({ event }) => 'callId' in event && event.callId === PLAN_CALL,
     isPlanError: ({ event }) => event.type === 'server.result' && event.callId === PLAN_CALL && event.result.isError,
     breakdownFailed: ({ context }) => context.error !== undefined,
     hasMoreSubtasks: ({ context }) => context.index < context.breakdown.length,
+    readsContext: ({ context }) => currentTask(context).context.length > 0,
     contextGathered: ({ context }) => context.gathered.length === currentTask(context).context.length,
     callNotPrepared: ({ context }) => context.error !== undefined,
-    isCurrentReply: ({ context, event }) => 'callId' in event && isReply(context, event),
+    isCurrentRead: ({ context, event }) => 'callId' in event && isRead(context, event),
+    isCurrentReply: ({ context, event }) => 'callId' in event && isCall(context, event),
     // An optional task whose server (and every fallback) is unavailable: reduced functionality, not failure.
     isOptionalUnserved: ({ context, event }) =>
-      event.type === 'server.failed' && isReply(context, event) && currentTask(context).optional === true && isUnavailability(event.error.code),
-    isToolError: ({ context, event }) => event.type === 'server.result' && isReply(context, event) && event.result.isError,
+      event.type === 'server.failed' && isCall(context, event) && currentTask(context).optional === true && isUnavailability(event.error.code),
+    isToolError: ({ context, event }) => event.type === 'server.result' && isCall(context, event) && event.result.isError,
   },
   actions: {
+    acquire: sendTo('serverPort', ({ context }) => ({ type: 'port.acquire', servers: listRequiredServers(context.workflow) }) satisfies ServerPortMessage),
     keepOutput: assign({ output: ({ event }) => (event as { output?: string }).output }),
     failSynthesis: assign({ error: ({ event }) => toErrorInfo((event as { error?: unknown }).error, { code: 'TEMPLATE' }) }),
     phase: emit((_, params: { phase: 'initializing' | 'planning' | 'breakdown' | 'executing' | 'synthesizing' }) => ({
       type: 'run.phase' as const,
       phase: params.phase,
     })),
-    spawnServers: enqueueActions(({ context, enqueue }) => {
-      for (const [name, spec] of Object.entries(context.workflow.servers)) {
-        const input = toServerInput(context.workflow, context.runId, name, 1);
-        enqueue.spawnChild(needsDegradation(spec) ? 'resilientServer' : 'server', { id: name, input });
-      }
-    }),
     markServerReady: assign(({ context, event }) => {
       if (event.type !== 'server.ready') return {};
       return {
@@ -114,8 +131,7 @@ export const sequentialMachine = setup({
       error: ({ event }) => ('error' in event ? event.error : { code: 'CANCELLED' as const, message: 'run cancelled' }),
     }),
     askPlanner: enqueueActions(({ context, enqueue }) => {
-      enqueue.assign({ callId: PLAN_CALL });
-      enqueue.sendTo(context.workflow.plan!.server, createPlanCommand(context.workflow));
+      enqueue.sendTo('serverPort', createPlanCommand(context.workflow));
     }),
     failPlanner: assign({
       error: ({ context, event }) => describePlannerFailure(context.workflow, event as ServerReport),
@@ -130,19 +146,16 @@ export const sequentialMachine = setup({
       }
       // A graph may declare a task before what it needs: run in dependency order.
       const breakdown = toTopologicalOrder(declared, listBreakdownDependencies(context.workflow.tasks, context.plannedTasks ?? []).needs);
-      enqueue.assign({ breakdown, referenced: [...listReferencedTasks(breakdown, context.workflow.output)] });
+      enqueue.assign({ breakdown, retention: planResultRetention(breakdown), startedAt: performance.now() });
       const source = context.plannedTasks ? (context.workflow.tasks.length > 0 ? 'workflow+planner' : 'planner') : 'workflow';
       enqueue.emit({ type: 'run.breakdown', tasks: declared.map(refOf), source } satisfies RunEvent);
     }),
     gatherContext: enqueueActions(({ context, enqueue }) => {
       const task = currentTask(context);
-      const callId = `${task.id}#context`;
-      enqueue.assign({ gathered: [], callId, startedAt: performance.now() });
-      if (task.context.length === 0) return;
       enqueue.emit({ type: 'task.context', task: refOf(task), resources: task.context.map((ref) => ref.uri) } satisfies RunEvent);
       // Reads go one at a time so the results line up with the declared order.
       const first = task.context[0]!;
-      enqueue.sendTo(first.server, { type: 'server.read', callId, uri: first.uri, task: task.id } satisfies ServerCommand);
+      enqueue.sendTo('serverPort', { type: 'server.read', server: first.server, callId: readIdOf(task), uri: first.uri, task: task.id } satisfies ServerRequest);
     }),
     keepResource: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'server.resource') return;
@@ -150,31 +163,31 @@ export const sequentialMachine = setup({
       const gathered = [...context.gathered, event.resource];
       enqueue.assign({ gathered });
       const next = task.context[gathered.length];
-      if (next) enqueue.sendTo(next.server, { type: 'server.read', callId: context.callId, uri: next.uri, task: task.id } satisfies ServerCommand);
+      if (next) enqueue.sendTo('serverPort', { type: 'server.read', server: next.server, callId: readIdOf(task), uri: next.uri, task: task.id } satisfies ServerRequest);
     }),
-    prepareCall: assign(({ context }) => {
-      const prepared = prepareCall(currentTask(context), context.results, context.gathered);
-      return prepared.ok ? { args: prepared.args } : { error: prepared.error };
-    }),
+    /** Implement: fill the placeholders and call the worker; a placeholder that cannot render fails the task instead. */
     callWorker: enqueueActions(({ context, enqueue }) => {
-      if (context.error) return;
       const task = currentTask(context);
-      const callId = `${task.id}#call`;
-      enqueue.assign({ callId });
-      enqueue.emit({ type: 'task.started', task: refOf(task), args: context.args } satisfies RunEvent);
-      const command: ServerCommand = { type: 'server.call', callId, tool: task.tool, args: context.args, task: task.id };
-      if (task.idempotent) command.idempotent = true;
-      if (task.timeoutMs !== undefined) command.timeoutMs = task.timeoutMs;
-      enqueue.sendTo(task.server, command);
+      const prepared = prepareCall(task, context.results, context.gathered);
+      if (!prepared.ok) {
+        enqueue.assign({ error: prepared.error });
+        return;
+      }
+      enqueue.emit({ type: 'task.started', task: refOf(task), args: prepared.args } satisfies RunEvent);
+      const request: ServerRequest = { type: 'server.call', server: task.server, callId: callIdOf(task), tool: task.tool, args: prepared.args, task: task.id };
+      if (task.idempotent) request.idempotent = true;
+      if (task.timeoutMs !== undefined) request.timeoutMs = task.timeoutMs;
+      enqueue.sendTo('serverPort', request);
     }),
+    /** Complete: one assign moves to the next subtask, keeps a result a later one reads, drops ones no longer read. */
     completeTask: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'server.result') return;
       const task = currentTask(context);
-      if (context.referenced.includes(task.id)) enqueue.assign({ results: { ...context.results, [task.id]: event.result } });
-      const completed: RunEvent = { type: 'task.completed', task: refOf(task), result: event.result, durationMs: performance.now() - context.startedAt };
+      const now = performance.now();
+      const completed: RunEvent = { type: 'task.completed', task: refOf(task), result: event.result, durationMs: now - context.startedAt };
       if (event.servedBy) completed.servedBy = event.servedBy;
       enqueue.emit(completed);
-      enqueue.assign({ index: context.index + 1 });
+      enqueue.assign(advance(context, now, event.result));
     }),
     failTask: enqueueActions(({ context, event, enqueue }) => {
       const task = currentTask(context);
@@ -190,7 +203,7 @@ export const sequentialMachine = setup({
         error = { ...event.error, task: task.id };
       } else if (event.type === 'run.cancel') {
         error = { code: 'CANCELLED', message: `run cancelled during task "${task.id}": ${event.reason}`, task: task.id };
-        enqueue.sendTo(task.server, { type: 'server.cancel', callId: context.callId, reason: event.reason } satisfies ServerCommand);
+        enqueue.sendTo('serverPort', { type: 'server.cancel', server: task.server, callId: callIdOf(task), reason: event.reason } satisfies ServerRequest);
       }
       const failure = error ?? { code: 'INTERNAL' as const, message: `task "${task.id}" failed`, task: task.id };
       enqueue.assign({ error: failure });
@@ -198,14 +211,13 @@ export const sequentialMachine = setup({
       if (result) failed.result = result;
       enqueue.emit(failed);
     }),
-    notify: emit(({ event }) => ({ type: 'notification' as const, notification: event.type === 'run.notify' ? event.notification : { level: 'info' as const, message: '' } })),
     skipOptionalTask: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'server.failed') return;
       const task = currentTask(context);
       const reason = event.error.message;
       enqueue.emit({ type: 'task.skipped', task: refOf(task), reason, optional: true } satisfies RunEvent);
       enqueue.emit({ type: 'notification', notification: { level: 'warning', server: task.server, task: task.id, message: describeOptionalSkip(task, reason) } } satisfies RunEvent);
-      enqueue.assign({ index: context.index + 1 });
+      enqueue.assign(advance(context, performance.now()));
     }),
     skipRemaining: enqueueActions(({ context, enqueue }) => {
       for (const task of context.breakdown.slice(context.index + 1)) {
@@ -215,24 +227,23 @@ export const sequentialMachine = setup({
   },
 }).createMachine({
   id: 'sequential',
+  invoke: { id: 'serverPort', src: 'serverPort', systemId: 'serverPort' },
   context: ({ input }) => ({
     runId: input.runId,
     workflow: input.workflow,
+    required: listRequiredServers(input.workflow),
     tools: {},
     partialTools: [],
     breakdown: [],
     results: {},
-    referenced: [],
+    retention: { keep: {}, release: {} },
     index: 0,
     gathered: [],
-    args: {},
-    callId: '',
     startedAt: 0,
   }),
   initial: 'initializing',
   on: {
     'run.cancel': { target: '.failed', actions: 'failWithEvent' },
-    'run.notify': { actions: 'notify' },
   },
   states: {
     initializing: INITIALIZING_STATE,
@@ -245,15 +256,21 @@ export const sequentialMachine = setup({
       entry: { type: 'phase', params: { phase: 'executing' } },
       initial: 'nextSubtask',
       states: {
+        // Execute Subtask N.
         nextSubtask: {
-          always: [{ guard: 'hasMoreSubtasks', target: 'gettingContext' }, { target: '#sequential.synthesizing' }],
+          always: [
+            { guard: and(['hasMoreSubtasks', 'readsContext']), target: 'gettingContext' },
+            { guard: 'hasMoreSubtasks', target: 'implementing' },
+            { target: '#sequential.synthesizing' },
+          ],
         },
+        // Get Context: the subtask's MCP resources, read in order (a subtask that reads none goes straight on).
         gettingContext: {
           entry: 'gatherContext',
-          always: { guard: 'contextGathered', target: 'implementing', actions: 'prepareCall' },
+          always: { guard: 'contextGathered', target: 'implementing' },
           on: {
-            'server.resource': { guard: 'isCurrentReply', actions: 'keepResource' },
-            'server.failed': { guard: 'isCurrentReply', target: '#sequential.failed', actions: ['failTask', 'skipRemaining'] },
+            'server.resource': { guard: 'isCurrentRead', actions: 'keepResource' },
+            'server.failed': { guard: 'isCurrentRead', target: '#sequential.failed', actions: ['failTask', 'skipRemaining'] },
           },
         },
         implementing: {

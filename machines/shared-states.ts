@@ -2,14 +2,28 @@
  * State configs the coordinating machines share, read like the seed diagram:
  * Initialize, Plan Task, and at the end Synthesize Results.
  */
+import { fromCallback } from 'xstate';
+import type { ServerPortMessage } from '../src/core/server-port.js';
+
 /**
- * Initialize (seed: Orchestrator ─► Initialize): start every server actor and
- * wait until each is ready; a server that cannot start fails the run. The
- * machine provides `spawnServers`, `markServerReady`, `allServersReady` and
+ * The server port as a machine sees it: an actor the engine provides (bound
+ * to the server directory), invoked at the root of the run as `serverPort`.
+ * Messages are plain data; replies come back to the sender named in `from`
+ * (a system id), or to the run itself when there is none.
+ */
+export const serverPortPlaceholder = fromCallback<ServerPortMessage>(() => {
+  throw new Error('no server port provided: use machine.provide({ actors: { serverPort } })');
+});
+
+/**
+ * Initialize (seed: Orchestrator ─► Initialize): acquire the servers the run
+ * needs from the server directory (warm ones answer at once) and wait until
+ * each is ready; a server that cannot serve fails the run. The machine
+ * provides `acquire` (a `port.acquire` to `serverPort`), `markServerReady`, `allServersReady` and
  * `failWithEvent`, and has sibling states `planning` and `failed`.
  */
 export const INITIALIZING_STATE = {
-  entry: [{ type: 'phase', params: { phase: 'initializing' } }, 'spawnServers'],
+  entry: [{ type: 'phase', params: { phase: 'initializing' } }, 'acquire'],
   always: { guard: 'allServersReady', target: 'planning' },
   on: {
     'server.ready': { actions: 'markServerReady' },

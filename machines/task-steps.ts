@@ -22,19 +22,41 @@ export function prepareCall(task: TaskSpec, results: Record<string, ToolResult>,
   }
 }
 
-/**
- * Ids of the tasks whose results a later template reads. Only those are kept
- * in machine context; the synthesizer keeps every result for the report.
- */
-export function listReferencedTasks(tasks: TaskSpec[], output?: string): Set<string> {
-  const referenced = new Set<string>();
-  const note = (path: string) => {
+/** Ids of the tasks a task's argument placeholders read (`{{ tasks.ID… }}`). */
+export function listTasksRead(task: TaskSpec): string[] {
+  const read = new Set<string>();
+  for (const path of listPlaceholders(task.args)) {
     const [root, id] = path.split('.');
-    if (root === 'tasks' && id) referenced.add(id.trim());
-  };
-  for (const task of tasks) for (const path of listPlaceholders(task.args)) note(path);
-  if (output) for (const path of listPlaceholders(output)) note(path);
-  return referenced;
+    if (root === 'tasks' && id) read.add(id.trim());
+  }
+  return [...read];
+}
+
+/**
+ * Which results a run keeps in machine context, and for how long: only
+ * results a later task reads, each dropped once its last reader (by breakdown
+ * position) has run. The synthesizer keeps every result for the report and the
+ * output, so context stays as small as the results still to be read.
+ */
+export interface ResultRetention {
+  /** Ids whose result some task reads. */
+  keep: Record<string, true>;
+  /** After the task at this position completes, these results are no longer read. */
+  release: Record<number, string[]>;
+}
+
+export function planResultRetention(breakdown: readonly TaskSpec[]): ResultRetention {
+  const lastReader = new Map<string, number>();
+  breakdown.forEach((task, index) => {
+    for (const id of listTasksRead(task)) lastReader.set(id, index);
+  });
+  const keep: Record<string, true> = {};
+  const release: Record<number, string[]> = {};
+  for (const [id, index] of lastReader) {
+    keep[id] = true;
+    (release[index] ??= []).push(id);
+  }
+  return { keep, release };
 }
 
 /** Checks that every task's tool exists on its server, now that the tool lists are known. */

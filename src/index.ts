@@ -5,10 +5,11 @@
 // Running workflows
 export { runWorkflow, loadWorkflow, type RunWorkflowOptions, type WorkflowSource } from './engine/run-workflow.js';
 export { createRun, type Run, type RunOptions } from './engine/create-run.js';
+export { createEnsemble, type Ensemble, type EnsembleConfig, type EnsembleRunOptions } from './engine/create-ensemble.js';
 
 // Workflow files
 export { readWorkflowFile } from './workflow/read-workflow.js';
-export { parseWorkflow, type ParseWorkflowOptions } from './workflow/parse-workflow.js';
+export { parseWorkflow, parseServers, type ParseWorkflowOptions } from './workflow/parse-workflow.js';
 export type { Workflow, ServerSpec, StdioServerSpec, HttpServerSpec, TaskSpec, PlanSpec, ResourceRef, FallbackSpec, ToolMapping, ResilienceSpec } from './core/workflow.js';
 
 // Planning: dependencies, parallel groups and the pattern selection guide
@@ -29,6 +30,8 @@ export { EnsembleError, isEnsembleError, type ErrorCode, type ErrorInfo } from '
 // Machines, for inspection, diagrams and custom wiring
 export { sequentialMachine, type SequentialInput, type SequentialContext, type SequentialEvent } from '../machines/sequential.machine.js';
 export { parallelMachine, type ParallelInput, type ParallelContext, type ParallelEvent } from '../machines/parallel.machine.js';
-export { taskMachine, type TaskActorInput, type TaskOutcome } from '../machines/task.machine.js';
+export { workerMachine, type WorkerInput, type TaskOutcome } from '../machines/worker.machine.js';
 export { degradationMachine, type DegradationInput } from '../machines/degradation.machine.js';
-export type { ServerActorInput, ServerCommand, ServerReport, ServerLifecycle } from './core/server-port.js';
+export { serverMachine, type MemberStateReport } from '../machines/server.machine.js';
+export { directoryMachine } from '../machines/directory.machine.js';
+export type { ServerMemberInput, ServerRequest, ServerReply, ServerReport, ServerPortMessage, ServerLifecycle } from './core/server-port.js';

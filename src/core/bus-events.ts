@@ -29,11 +29,26 @@ export type RunEvent =
 
 export type RunPhase = 'initializing' | 'planning' | 'breakdown' | 'executing' | 'synthesizing';
 
-/** Events a server actor publishes about itself and every call it served. */
+/**
+ * Events about servers. Lifecycle and membership are the server directory's;
+ * `server.call.*` are per-call trace events, published only when a run asks
+ * for tracing (`trace: true`), since a user needs per-task events, not per-packet ones.
+ */
 export type ServerEvent =
-  | { type: 'server.state'; server: string; replica: number; state: ServerLifecycle; tools?: ToolInfo[]; error?: ErrorInfo; pid?: number }
-  | { type: 'server.call.result'; server: string; callId: string; tool: string; result: ToolResult; durationMs: number; task?: string }
-  | { type: 'server.call.error'; server: string; callId: string; tool: string; error: ErrorInfo; durationMs: number; task?: string }
+  | { type: 'server.state'; server: string; replica: number; state: ServerLifecycle; tools?: ToolInfo[]; error?: ErrorInfo; pid?: number; attempt?: number }
+  /** A member serves for the first time: `tools` is what the server serves now. */
+  | { type: 'server.joined'; server: string; replica: number; tools: ToolInfo[] }
+  /**
+   * A member stopped serving (`error` says why). `tools` is what the server still serves now, from
+   * its other replicas or, named in `servedBy`, from the fallbacks that stand in for it.
+   */
+  | { type: 'server.withdrawn'; server: string; replica: number; error: ErrorInfo; tools: ToolInfo[]; servedBy: string[] }
+  /** A withdrawn member serves again. */
+  | { type: 'server.restored'; server: string; replica: number; tools: ToolInfo[] }
+  /** A serving member's tool list changed (`notifications/tools/list_changed`). */
+  | { type: 'server.tools'; server: string; replica: number; tools: ToolInfo[] }
+  | { type: 'server.call.result'; server: string; callId: string; tool: string; result: ToolResult; durationMs: number; task?: string; replica?: number; servedBy?: string }
+  | { type: 'server.call.error'; server: string; callId: string; tool: string; error: ErrorInfo; durationMs: number; task?: string; replica?: number }
   | { type: 'server.log'; server: string; line: string };
 
 /** Bracketing events the engine publishes. */

@@ -18,9 +18,21 @@ export interface ResourceResult {
   json: unknown;
 }
 
+/**
+ * A tool as its server lists it: the whole MCP `Tool` (`inputSchema`,
+ * `outputSchema`, `annotations`, `title`, `icons`, `_meta` pass through
+ * unchanged). Tools a fallback mapping serves by name alone may have no schema.
+ */
 export interface ToolInfo {
   name: string;
+  title?: string;
   description?: string;
+  inputSchema?: { type: 'object'; properties?: Record<string, unknown>; required?: string[]; [key: string]: unknown };
+  outputSchema?: { type: 'object'; [key: string]: unknown };
+  annotations?: Record<string, unknown>;
+  icons?: unknown[];
+  _meta?: Record<string, unknown>;
+  [key: string]: unknown;
 }
 
 export type TaskStatus = 'pending' | 'running' | 'completed' | 'failed' | 'skipped' | 'cancelled';

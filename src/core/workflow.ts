@@ -42,6 +42,8 @@ export interface StdioServerSpec extends Partial<ResilienceSpec> {
   cwd: string;
   /** Per-call timeout for this server, overriding the workflow's. */
   timeoutMs?: number;
+  /** `lazy` (default): started when a run first needs it; `eager`: when the ensemble is created. */
+  start?: 'eager' | 'lazy';
 }
 
 export interface HttpServerSpec extends Partial<ResilienceSpec> {
@@ -51,6 +53,7 @@ export interface HttpServerSpec extends Partial<ResilienceSpec> {
   url: string;
   headers: Record<string, string>;
   timeoutMs?: number;
+  start?: 'eager' | 'lazy';
 }
 
 export type ServerSpec = StdioServerSpec | HttpServerSpec;
@@ -113,6 +116,11 @@ export interface Workflow {
   groupTimeoutMs?: number;
   /** Absolute folder the run works in; created before any server starts. `${WORKSPACE}` in env names it. */
   workspace?: string;
+  /**
+   * Servers the workflow did not declare itself but took from an ensemble (`createEnsemble`):
+   * only those its tasks name are acquired for a run.
+   */
+  sharedServers?: string[];
 }
 
 export const DEFAULT_CALL_TIMEOUT_MS = 60_000;

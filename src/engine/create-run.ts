@@ -5,20 +5,20 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import type { Observable } from 'rxjs';
-import { createActor, fromPromise, type AnyStateMachine, type InspectionEvent, type Observer } from 'xstate';
-import { createServerActor } from '../../actors/server.actor.js';
-import { createBuiltinFilesActor } from '../../actors/builtin-files.actor.js';
-import { degradationMachine } from '../../machines/degradation.machine.js';
+import type { Observable, Subscription } from 'rxjs';
+import { createActor, fromPromise, type InspectionEvent, type Observer } from 'xstate';
 import { parallelMachine } from '../../machines/parallel.machine.js';
 import { sequentialMachine } from '../../machines/sequential.machine.js';
 import { selectPattern, type PatternChoice } from '../planning/select-pattern.js';
 import { createBus } from '../bus.js';
-import type { BusEvent } from '../core/bus-events.js';
+import type { BusEvent, BusPayload, RunEvent } from '../core/bus-events.js';
 import { toErrorInfo, type ErrorInfo } from '../core/errors.js';
 import type { RunReport, RunStatus } from '../core/results.js';
 import type { Workflow } from '../core/workflow.js';
 import { createSynthesizer } from '../synthesizer.js';
+import type { RunScope } from './call-router.js';
+import { ServerDirectory } from './server-directory.js';
+import { createServerPortActor } from './server-port-actor.js';
 
 export interface RunOptions {
   /** Defaults to a random UUID. */
@@ -32,6 +32,13 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Forces the primary pattern, overriding the workflow's `pattern` and the selection guide. */
   pattern?: 'sequential' | 'parallel' | 'multi-server';
+  /** Publish per-call server events (`server.call.result`, `server.call.error`) on the run's bus. */
+  trace?: boolean;
+  /**
+   * The server directory to run on (an ensemble's, shared by its runs). Without one the run
+   * gets a directory of its own, started for it and closed when it ends.
+   */
+  directory?: ServerDirectory;
 }
 
 export interface Run {
@@ -43,6 +50,8 @@ export interface Run {
   /** Runs the workflow once; later calls return the same promise. Never rejects for a failed run: read `status`. */
   start(): Promise<RunReport>;
   cancel(reason?: string): void;
+  /** The orchestrator's persisted snapshot now (plain JSON: servers are named, never held); undefined before it starts. */
+  getPersistedSnapshot(): unknown;
 }
 
 /**
@@ -59,41 +68,52 @@ export function createRun(workflow: Workflow, options: RunOptions = {}): Run {
   const choice = selectPattern(workflow, options.pattern ? { force: options.pattern } : {});
   const pattern = choice.pattern;
   let started: Promise<RunReport> | undefined;
-  let cancel: (reason: string) => void = () => undefined;
+  // Before the machine runs, a cancel is remembered and ends the run at its start.
+  let cancelledEarly: string | undefined;
+  let cancel: (reason: string) => void = (reason) => {
+    cancelledEarly ??= reason;
+  };
+  let snapshotOf: () => unknown = () => undefined;
 
   const execute = async (): Promise<RunReport> => {
     const startedAt = Date.now();
     const synthesizer = createSynthesizer(bus, { workflow, pattern });
     // Servers often must be given folders that exist when they start (server-filesystem does).
     const workspaceError = await prepareWorkspace(workflow);
-    if (workspaceError) {
+    if (workspaceError || cancelledEarly !== undefined) {
+      const error = workspaceError ?? { code: 'CANCELLED' as const, message: `run cancelled: ${cancelledEarly}` };
       bus.publish({ type: 'run.started', workflow: workflow.name, pattern });
-      bus.publish({ type: 'run.finished', status: 'failed', output: '', error: workspaceError });
-      const report = synthesizer.report('failed', { output: '', error: workspaceError, startedAt });
+      bus.publish({ type: 'run.finished', status: 'failed', output: '', error });
+      const report = synthesizer.report('failed', { output: '', error, startedAt });
       synthesizer.stop();
       bus.complete();
       return report;
     }
-    const closes = new Set<Promise<void>>();
-    const server = createServerActor({ publish: bus.publish, trackClose: (closing) => closes.add(closing) });
+    const owned = options.directory === undefined;
+    const directory = options.directory ?? new ServerDirectory({ servers: workflow.servers, timeoutMs: workflow.timeoutMs, ...(options.inspect ? { inspect: options.inspect } : {}) });
+    // What the directory says about this run's servers reaches the run's bus while it runs.
+    const relevant = new Set(Object.keys(workflow.servers));
+    const forwarding: Subscription = directory.bus.events$.subscribe((event) => {
+      const server = event.type === 'notification' ? event.notification.server : 'server' in event ? event.server : undefined;
+      if (server === undefined || !relevant.has(server)) return;
+      const { runId: _other, at: _at, ...payload } = event;
+      bus.publish(payload as BusPayload);
+    });
+    const scope: RunScope = { runId, workspace: workflow.workspace ?? workflow.dir, timeoutMs: workflow.timeoutMs, calls: new Map(), ...(options.trace ? { trace: bus.publish } : {}) };
+    const serverPort = createServerPortActor(directory, scope);
     const synthesize = fromPromise<string, { runId: string }>(async () => synthesizer.synthesize());
-    const builtinFiles = createBuiltinFilesActor({ publish: bus.publish });
-    const resilientServer = degradationMachine.provide({ actors: { server, builtinFiles: builtinFiles as never } });
-    // Multi-server coordination is one orchestrator driving several servers in turn: the sequential machine.
-    const machine: AnyStateMachine =
+    const actor: Orchestrator =
       pattern === 'parallel'
-        ? parallelMachine.provide({ actors: { server, resilientServer: resilientServer as never, synthesize } })
-        : sequentialMachine.provide({ actors: { server, resilientServer: resilientServer as never, synthesize } });
+        ? createActor(parallelMachine.provide({ actors: { serverPort, synthesize } }), { input: { runId, workflow }, ...(options.inspect ? { inspect: options.inspect } : {}) })
+        : // Multi-server coordination is one orchestrator driving several servers in turn: the sequential machine.
+          createActor(sequentialMachine.provide({ actors: { serverPort, synthesize } }), { input: { runId, workflow }, ...(options.inspect ? { inspect: options.inspect } : {}) });
 
     bus.publish({ type: 'run.started', workflow: workflow.name, pattern });
-    const actor = createActor(machine as typeof sequentialMachine, {
-      input: { runId, workflow },
-      ...(options.inspect ? { inspect: options.inspect } : {}),
-    });
     actor.on('*', (event) => bus.publish(event));
     const finished = new Promise<void>((resolve) => {
       actor.subscribe({ complete: resolve, error: () => resolve() });
     });
+    snapshotOf = () => actor.getPersistedSnapshot();
     // Deferred: cancel() is often called from a bus subscriber, in the middle of some actor's transition.
     cancel = (reason) => queueMicrotask(() => actor.send({ type: 'run.cancel', reason }));
     const onAbort = () => cancel(String(options.signal?.reason ?? 'aborted'));
@@ -106,7 +126,9 @@ export function createRun(workflow: Workflow, options: RunOptions = {}): Run {
 
     const snapshot = actor.getSnapshot();
     actor.stop();
-    await settleAll(closes);
+    directory.router.abandon(scope, 'the run ended');
+    if (owned) await directory.close();
+    forwarding.unsubscribe();
 
     let error: ErrorInfo | undefined;
     let output = '';
@@ -130,7 +152,19 @@ export function createRun(workflow: Workflow, options: RunOptions = {}): Run {
     events$: bus.events$,
     start: () => (started ??= execute()),
     cancel: (reason = 'cancelled') => cancel(reason),
+    getPersistedSnapshot: () => snapshotOf(),
   };
+}
+
+/** What the engine uses of either pattern machine's actor. */
+interface Orchestrator {
+  on(type: '*', handler: (event: RunEvent) => void): unknown;
+  subscribe(observer: { complete: () => void; error: (error: unknown) => void }): unknown;
+  start(): unknown;
+  stop(): unknown;
+  send(event: { type: 'run.cancel'; reason: string }): void;
+  getSnapshot(): { status: string; error?: unknown; output?: { output?: string; error?: ErrorInfo } | undefined };
+  getPersistedSnapshot(): unknown;
 }
 
 async function prepareWorkspace(workflow: Workflow): Promise<ErrorInfo | undefined> {
@@ -140,14 +174,5 @@ async function prepareWorkspace(workflow: Workflow): Promise<ErrorInfo | undefin
     return undefined;
   } catch (error) {
     return { code: 'INVALID_WORKFLOW', field: 'workspace', message: `workspace ${workflow.workspace} cannot be created: ${(error as Error).message}` };
-  }
-}
-
-/** Waits for every close, including ones that start while waiting. */
-async function settleAll(closes: Set<Promise<void>>): Promise<void> {
-  let seen = 0;
-  while (seen !== closes.size) {
-    seen = closes.size;
-    await Promise.allSettled([...closes]);
   }
 }

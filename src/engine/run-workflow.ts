@@ -3,7 +3,7 @@
  */
 import type { BusEvent } from '../core/bus-events.js';
 import type { RunReport } from '../core/results.js';
-import type { Workflow } from '../core/workflow.js';
+import type { ServerSpec, Workflow } from '../core/workflow.js';
 import { parseWorkflow } from '../workflow/parse-workflow.js';
 import { readWorkflowFile } from '../workflow/read-workflow.js';
 import { createRun, type RunOptions } from './create-run.js';
@@ -38,11 +38,12 @@ export async function runWorkflow(source: WorkflowSource, options: RunWorkflowOp
   }
 }
 
-/** Resolves any workflow source to a validated `Workflow`. */
-export async function loadWorkflow(source: WorkflowSource, dir = process.cwd()): Promise<Workflow> {
-  if (typeof source === 'string') return readWorkflowFile(source);
+/** Resolves any workflow source to a validated `Workflow`; `servers` are ones it may use without declaring (an ensemble's). */
+export async function loadWorkflow(source: WorkflowSource, dir = process.cwd(), servers?: Readonly<Record<string, ServerSpec>>): Promise<Workflow> {
+  const shared = servers ? { servers } : {};
+  if (typeof source === 'string') return readWorkflowFile(source, shared);
   if (isValidated(source)) return source;
-  return parseWorkflow(source, { dir });
+  return parseWorkflow(source, { dir, ...shared });
 }
 
 function isValidated(source: Workflow | Record<string, unknown>): source is Workflow {

@@ -24,6 +24,7 @@ import {
 import {
   formatFieldPath,
   listSchemaProblems,
+  serversSchema,
   workflowSchema,
   type FieldPath,
   type Problem,
@@ -37,6 +38,11 @@ export interface ParseWorkflowOptions {
   dir: string;
   /** Variables for `${NAME}` in server `env` and `headers`; default `process.env`. */
   env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Servers the workflow may use without declaring them: an ensemble's. The
+   * workflow's own `servers` may add to them, not redefine them.
+   */
+  servers?: Readonly<Record<string, ServerSpec>>;
   /** Finds the 1-based line of a field in the source, so errors can point at it. */
   lineOf?: (path: FieldPath) => number | undefined;
 }
@@ -68,11 +74,19 @@ export function parseWorkflow(raw: unknown, options: ParseWorkflowOptions): Work
   const problems: Problem[] = [];
   const workspace = document.workspace === undefined ? undefined : resolve(dir, document.workspace);
   const variables = { ...(options.env ?? process.env), WORKFLOW_DIR: dir, WORKSPACE: workspace ?? dir };
-  const servers: Record<string, ServerSpec> = {};
-  for (const [name, server] of Object.entries(document.servers)) {
+  const servers: Record<string, ServerSpec> = { ...options.servers };
+  const own = new Set<string>();
+  for (const [name, server] of Object.entries(document.servers ?? {})) {
+    if (options.servers && Object.hasOwn(options.servers, name)) {
+      problems.push({ path: ['servers', name], message: `the ensemble already has a server "${name}": leave it out here to use it, or pick another name` });
+      continue;
+    }
+    own.add(name);
     servers[name] = toServerSpec(server, { dir, variables, at: ['servers', name], problems });
   }
   const serverNames = Object.keys(servers);
+  if (serverNames.length === 0) problems.push({ path: ['servers'], message: 'a workflow needs at least one server' });
+  const sharedServers = serverNames.filter((name) => !own.has(name));
   problems.push(...checkFallbacks(servers));
   const tasks = document.tasks ?? [];
 
@@ -118,7 +132,30 @@ export function parseWorkflow(raw: unknown, options: ParseWorkflowOptions): Work
     schedule: document.schedule ?? 'groups',
     ...(document.groupTimeoutMs !== undefined ? { groupTimeoutMs: document.groupTimeoutMs } : {}),
     ...(workspace !== undefined ? { workspace } : {}),
+    ...(sharedServers.length > 0 ? { sharedServers } : {}),
   };
+}
+
+/**
+ * Validates a servers-only document (`{ servers: { … } }`, as in a workflow
+ * file) into server specs: what `createEnsemble` starts from.
+ *
+ * @example
+ * parseServers({ servers: { fs: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-filesystem', '.'] } } }, { dir: '.' })
+ */
+export function parseServers(raw: unknown, options: ParseWorkflowOptions): Record<string, ServerSpec> {
+  const parsed = serversSchema.safeParse(raw, { reportInput: true });
+  if (!parsed.success) throw toWorkflowError(listSchemaProblems(parsed.error), options);
+  const dir = resolve(options.dir);
+  const problems: Problem[] = [];
+  const variables = { ...(options.env ?? process.env), WORKFLOW_DIR: dir, WORKSPACE: dir };
+  const servers: Record<string, ServerSpec> = {};
+  for (const [name, server] of Object.entries(parsed.data.servers)) {
+    servers[name] = toServerSpec(server, { dir, variables, at: ['servers', name], problems });
+  }
+  problems.push(...checkFallbacks(servers));
+  if (problems.length > 0) throw toWorkflowError(problems, options);
+  return servers;
 }
 
 function nameAfter(file: string | undefined): string {
@@ -134,7 +171,7 @@ interface ServerContext {
 
 /** The schema guarantees exactly one of `command` / `url`, and only the keys of that kind. */
 function toServerSpec(server: RawServer, context: ServerContext): ServerSpec {
-  const timeout = { ...(server.timeoutMs !== undefined ? { timeoutMs: server.timeoutMs } : {}), ...toResilience(server) };
+  const timeout = { ...(server.timeoutMs !== undefined ? { timeoutMs: server.timeoutMs } : {}), ...(server.start !== undefined ? { start: server.start } : {}), ...toResilience(server) };
   const replicas = server.replicas ?? 1;
   if (server.url !== undefined) {
     return {

@@ -7,7 +7,7 @@ import { dirname, extname, resolve } from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { EnsembleError } from '../core/errors.js';
 import type { Workflow } from '../core/workflow.js';
-import { parseWorkflow } from './parse-workflow.js';
+import { parseWorkflow, type ParseWorkflowOptions } from './parse-workflow.js';
 import type { FieldPath } from './workflow.schema.js';
 
 /**
@@ -22,11 +22,11 @@ import type { FieldPath } from './workflow.schema.js';
  * const workflow = await readWorkflowFile('examples/copy.yaml')
  * workflow.file // '/abs/path/examples/copy.yaml'
  */
-export async function readWorkflowFile(path: string): Promise<Workflow> {
+export async function readWorkflowFile(path: string, options: Pick<ParseWorkflowOptions, 'servers'> = {}): Promise<Workflow> {
   const absolute = resolve(path);
   const text = stripByteOrderMark(await readText(path, absolute));
   const source = extname(path).toLowerCase() === '.json' ? readJson(text, path) : readYaml(text, path);
-  return parseWorkflow(source.value, { file: path, dir: dirname(absolute), lineOf: source.lineOf });
+  return parseWorkflow(source.value, { file: path, dir: dirname(absolute), lineOf: source.lineOf, ...(options.servers ? { servers: options.servers } : {}) });
 }
 
 interface Source {

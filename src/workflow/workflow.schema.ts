@@ -102,6 +102,8 @@ const serverShape = {
   /** Default 1. */
   replicas: atLeastOne.optional(),
   timeoutMs: timeoutMs.optional(),
+  /** `lazy` (default): started when a run first needs it; `eager`: when its ensemble is created. */
+  start: z.enum(['eager', 'lazy']).optional(),
   // graceful degradation
   fallback: z.array(fallbackSchema).optional(),
   healthCheck: healthCheckSchema.optional(),
@@ -222,15 +224,17 @@ const workflowShape = {
   groupTimeoutMs: timeoutMs.optional(),
   /** A folder the run works in, created before any server starts (servers' allowed folders must exist). */
   workspace: nonEmptyText.optional(),
-  servers: z
-    .record(serverName, serverSchema)
-    .refine((servers) => Object.keys(servers).length > 0, { error: 'a workflow needs at least one server' }),
+  /** Optional only when the workflow runs on an ensemble's servers (`createEnsemble`); checked after merging. */
+  servers: z.record(serverName, serverSchema).optional(),
   plan: planSchema.optional(),
   tasks: z.array(taskSchema).optional(),
   output: z.string().optional(),
 };
 
 export const workflowSchema = z.strictObject(workflowShape);
+
+/** A servers-only document: what `createEnsemble` and (later) `ensemble serve` configs hold. */
+export const serversSchema = z.strictObject({ servers: z.record(serverName, serverSchema) });
 
 export type RawServer = z.output<typeof serverSchema>;
 export type RawPlan = z.output<typeof planSchema>;

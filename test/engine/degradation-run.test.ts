@@ -42,6 +42,8 @@ async function run(document: Record<string, unknown>, onEvent?: (event: BusEvent
   const report = await runWorkflow(
     { name: 'degradation', ...document },
     {
+      // Traced: per-call events say what served each call.
+      trace: true,
       onEvent: (event) => {
         events.push(event);
         onEvent?.(event, events);
@@ -74,7 +76,7 @@ const notification = (server: string, text: string) => (event: BusEvent) =>
   event.type === 'notification' && event.notification.server === server && event.notification.message.includes(text);
 /** A process of `server` connected: `ready` with its tool list (a `ready` after a call carries none). */
 const isStarted = (server: string) => (event: BusEvent): event is BusEventOf<'server.state'> =>
-  event.type === 'server.state' && event.server === server && event.state === 'ready' && event.tools !== undefined;
+  event.type === 'server.state' && event.server === server && event.state === 'serving' && event.tools !== undefined;
 
 /** The fixture as a second server that serves the primary's `echo` and `write_file` as they are. */
 function backupServer(workspace: string) {
@@ -169,7 +171,7 @@ describe('graceful degradation on real processes: one fault each', () => {
           { id: 'four', server: 'primary', tool: 'write_file', args: { path: 'four.txt', content: '{{ tasks.one.text }}, {{ tasks.two.text }}, {{ tasks.three.text }}' } },
         ],
       },
-      gate.openWhenStarted('backup', 2, 1),
+      gate.openWhenStarted('backup', 1, 1),
     );
 
     expect(report.status).toBe('degraded');
@@ -208,7 +210,7 @@ describe('graceful degradation on real processes: one fault each', () => {
           { id: 'after', server: 'primary', tool: 'echo', args: { text: 'never' } },
         ],
       },
-      gate.openWhenStarted('backup', 2, 1),
+      gate.openWhenStarted('backup', 1, 1),
     );
 
     expect(report.status).toBe('failed');
@@ -241,7 +243,7 @@ describe('graceful degradation on real processes: one fault each', () => {
         },
         tasks: [{ id: 'save', server: 'primary', tool: 'write_file', args: { path: 'same.txt', content: 'same content twice is fine' } }],
       },
-      gate.openWhenStarted('backup', 2, 1),
+      gate.openWhenStarted('backup', 1, 1),
     );
 
     expect(report.status).toBe('degraded');
@@ -270,7 +272,7 @@ describe('graceful degradation on real processes: one fault each', () => {
           { id: 'later', server: 'primary', tool: 'echo', args: { text: 'later' } },
         ],
       },
-      gate.openWhenStarted('backup', 2, 1),
+      gate.openWhenStarted('backup', 1, 1),
     );
 
     expect(report.status).toBe('degraded');
@@ -302,7 +304,7 @@ describe('graceful degradation on real processes: one fault each', () => {
           { id: 'next', server: 'primary', tool: 'echo', args: { text: 'next' } },
         ],
       },
-      gate.openWhenStarted('backup', 2, 1),
+      gate.openWhenStarted('backup', 1, 1),
     );
 
     expect(report.status).toBe('degraded');
@@ -487,7 +489,7 @@ describe('graceful degradation on real processes: recovery', () => {
   it('sends calls to the fallback while the primary is down and back to it once a restart brings it back, all on the bus', async () => {
     const workspace = createWorkspace();
     const gate = createStartGate(workspace);
-    const openGate = gate.openWhenStarted('backup', 2, 1, 2);
+    const openGate = gate.openWhenStarted('backup', 1, 1, 2);
     const releaseLatch = releaseLatchOnStart(2);
     const { report, events } = await run(
       {
@@ -543,7 +545,7 @@ describe('graceful degradation on real processes: recovery', () => {
     const workspace = createWorkspace();
     const gate = createStartGate(workspace);
     // Start 1 fails (--fail-starts 1) once the fallbacks are up; start 2 (the restart) waits until the first task is done.
-    const openFirstStart = gate.openWhenStarted('backup', 2, 1);
+    const openFirstStart = gate.openWhenStarted('backup', 1, 1);
     const releaseLatch = releaseLatchOnStart(1);
     const { report, events } = await run(
       {

@@ -15,7 +15,8 @@ afterEach(() => {
 
 async function run(document: Record<string, unknown>, options: { pattern?: 'sequential' | 'parallel' } = {}): Promise<{ report: RunReport; events: BusEvent[] }> {
   const events: BusEvent[] = [];
-  const report = await runWorkflow({ name: 'parallel-test', ...document }, { onEvent: (event) => events.push(event), ...options });
+  // Traced: per-call events say which replica served each call.
+  const report = await runWorkflow({ name: 'parallel-test', ...document }, { onEvent: (event) => events.push(event), trace: true, ...options });
   return { report, events };
 }
 
@@ -61,9 +62,11 @@ describe('parallel execution on a pool of three replicas', () => {
     expect(sync).toBeGreaterThan(lastOfGroup1);
     expect(sync).toBeLessThan(indexOf(events, 'task.started', 'd'));
 
-    // Three different replicas served group 1.
+    // Three workers ran group 1, and the directory sent their calls to three different replicas.
     const workers = events.filter((event): event is Extract<BusEvent, { type: 'task.started' }> => event.type === 'task.started' && ['a', 'b', 'c'].includes(event.task.id)).map((event) => event.worker);
-    expect(new Set(workers)).toEqual(new Set(['fx#1', 'fx#2', 'fx#3']));
+    expect(new Set(workers)).toEqual(new Set(['worker:fx:1', 'worker:fx:2', 'worker:fx:3']));
+    const replicas = events.filter((event): event is Extract<BusEvent, { type: 'server.call.result' }> => event.type === 'server.call.result' && ['a', 'b', 'c'].includes(event.task ?? '')).map((event) => event.replica);
+    expect(new Set(replicas)).toEqual(new Set([1, 2, 3]));
     // Results combine in declared order, whatever order they finished in.
     expect(report.tasks.map((task) => task.id)).toEqual(['a', 'b', 'c', 'd', 'e', 'pids']);
     expect(report.output.split('\n').slice(0, 5)).toEqual(['a', 'b', 'c', 'd', 'e']);

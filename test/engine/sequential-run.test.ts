@@ -67,7 +67,7 @@ describe('a sequential run on real processes', () => {
     expect(events.every((event) => event.runId === report.runId && typeof event.at === 'number')).toBe(true);
     const states = events.filter((event) => event.type === 'server.state').map((event) => (event as { state: string }).state);
     expect(states[0]).toBe('connecting');
-    expect(states).toContain('busy');
+    expect(states).toContain('serving');
     expect(states.at(-1)).toBe('closed');
     expect(events.at(-1)?.type).toBe('run.finished');
   });

@@ -55,7 +55,7 @@ function claudeServer(sandbox: { workspace: string; home: string }) {
 async function runRecorded(source: Record<string, unknown> | string): Promise<{ report: RunReport; events: BusEvent[] }> {
   const events: BusEvent[] = [];
   const document = typeof source === 'string' ? source : { name: 'claude-code', ...source };
-  const report = await runWorkflow(document, { onEvent: (event) => events.push(event) });
+  const report = await runWorkflow(document, { onEvent: (event) => events.push(event), trace: true });
   return { report, events };
 }
 

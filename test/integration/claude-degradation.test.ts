@@ -58,7 +58,7 @@ function heldClaudeServer(sandbox: { workspace: string; home: string; gate: stri
 }
 
 const isStarted = (server: string) => (event: BusEvent): event is BusEventOf<'server.state'> =>
-  event.type === 'server.state' && event.server === server && event.state === 'ready' && event.tools !== undefined;
+  event.type === 'server.state' && event.server === server && event.state === 'serving' && event.tools !== undefined;
 
 describe('Claude Code with the filesystem server as its fallback', () => {
   it(
@@ -103,10 +103,11 @@ describe('Claude Code with the filesystem server as its fallback', () => {
           ],
         },
         {
+          trace: true,
           onEvent: (event) => {
             events.push(event);
-            // Both filesystem processes (the run's own and the fallback's) are up: let Claude start.
-            if (isStarted('fs')(event) && ++fsStarts === 2) writeFileSync(join(sandbox.gate, 'go'), '');
+            // The filesystem server (one process, shared by its own tasks and the fallback) is up: let Claude start.
+            if (isStarted('fs')(event) && ++fsStarts === 1) writeFileSync(join(sandbox.gate, 'go'), '');
             // Kill Claude Code as soon as the second write is done; its pid is on the bus.
             if (event.type === 'task.completed' && event.task.id === 'two') {
               killed = events.find(isStarted('claude'))?.pid;

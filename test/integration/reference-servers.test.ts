@@ -35,7 +35,7 @@ function tempDir(): string {
 /** Runs a workflow document and keeps every bus event. */
 async function runRecorded(document: Record<string, unknown>, dir?: string): Promise<{ report: RunReport; events: BusEvent[] }> {
   const events: BusEvent[] = [];
-  const report = await runWorkflow({ name: 'reference', ...document }, { onEvent: (event) => events.push(event), ...(dir ? { dir } : {}) });
+  const report = await runWorkflow({ name: 'reference', ...document }, { onEvent: (event) => events.push(event), trace: true, ...(dir ? { dir } : {}) });
   return { report, events };
 }
 
@@ -271,13 +271,13 @@ describe('three servers in one run', () => {
       const finished = events.findIndex((event) => event.type === 'run.finished');
       for (const name of ['fx', 'ev', 'fs']) {
         const states = eventsOf(events, 'server.state').filter((event) => event.server === name);
-        const ready = events.findIndex((event) => event.type === 'server.state' && event.server === name && event.state === 'ready');
+        const ready = events.findIndex((event) => event.type === 'server.state' && event.server === name && event.state === 'serving');
         const closed = events.findIndex((event) => event.type === 'server.state' && event.server === name && event.state === 'closed');
         expect(ready, `${name} ready`).toBeGreaterThanOrEqual(0);
         expect(ready, `${name} ready before the first task`).toBeLessThan(firstTask);
         expect(closed, `${name} closed before run.finished`).toBeGreaterThan(firstTask);
         expect(closed).toBeLessThan(finished);
-        expect(typeof states.find((event) => event.state === 'ready')?.pid).toBe('number');
+        expect(typeof states.find((event) => event.state === 'serving')?.pid).toBe('number');
       }
     },
     TIMEOUT,

@@ -1,17 +1,14 @@
 /**
- * A server actor that does no I/O: it records the commands it gets, so a
- * model-based test can check what the machine asked of each server.
+ * A `serverPort` actor that does no I/O: it records every message a machine
+ * sends it, so a model-based test can check what the machine asked of the
+ * servers. Provide it with `machine.provide({ actors: { serverPort: … } })`;
+ * the test sends the directory's answers itself.
  */
 import { fromCallback } from 'xstate';
-import type { ServerActorInput, ServerCommand } from '../../src/core/server-port.js';
+import type { ServerPortMessage } from '../../src/core/server-port.js';
 
-export interface RecordedCommand {
-  server: string;
-  command: ServerCommand;
-}
-
-export function createRecordingServer(log: RecordedCommand[]) {
-  return fromCallback<ServerCommand, ServerActorInput>(({ input, receive }) => {
-    receive((command) => log.push({ server: input.name, command }));
+export function createRecordingPort(log: ServerPortMessage[]) {
+  return fromCallback<ServerPortMessage>(({ receive }) => {
+    receive((message) => log.push(message));
   });
 }

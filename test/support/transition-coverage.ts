@@ -1,7 +1,9 @@
 /**
  * Coverage of a machine's definition by model-based paths: which state nodes
  * were entered and which transitions were taken, read from XState's own
- * inspection (`@xstate.microstep` carries the transitions it took).
+ * inspection (`@xstate.microstep` carries the transitions it took; an
+ * actor's first `@xstate.snapshot` carries the state `xstate.init` entered,
+ * which no microstep reports).
  */
 import { TestModel } from '@xstate/graph';
 import type { ActorLogic, AnyStateMachine, AnyStateNode, EventFromLogic, InputFrom, InspectionEvent, SnapshotFrom } from 'xstate';
@@ -36,12 +38,22 @@ export function listTransitions(machine: AnyStateMachine): string[] {
 export function createCoverage(machine: AnyStateMachine): Coverage {
   const states = new Set<string>();
   const transitions = new Set<string>();
+  // Actors whose first snapshot (the initial state) has been counted.
+  const started = new WeakSet<object>();
+  const addNodes = (snapshot: unknown) => {
+    for (const node of (snapshot as { _nodes?: AnyStateNode[] })._nodes ?? []) states.add(node.id);
+  };
   return {
     inspect(event) {
+      if (event.type === '@xstate.snapshot') {
+        if (started.has(event.actorRef)) return;
+        started.add(event.actorRef);
+        addNodes(event.snapshot);
+        return;
+      }
       if (event.type !== '@xstate.microstep') return;
       for (const transition of event._transitions) transitions.add(describeTransition(transition));
-      const nodes = (event.snapshot as { _nodes?: AnyStateNode[] })._nodes ?? [];
-      for (const node of nodes) states.add(node.id);
+      addNodes(event.snapshot);
     },
     missingStates: () => listNodes(machine.root).map((node) => node.id).filter((id) => !states.has(id)),
     missingTransitions: () => listTransitions(machine).filter((name) => !transitions.has(name)),

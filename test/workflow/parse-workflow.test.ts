@@ -266,7 +266,7 @@ describe('parseWorkflow: schema errors', () => {
   });
 
   it('requires at least one server', () => {
-    expect(errorFor(makeDocument({ servers: {} })).message).toBe('wf.yaml: servers: a workflow needs at least one server');
+    expect(errorFor(makeDocument({ servers: {} })).message.split('\n')[0]).toBe('wf.yaml: servers: a workflow needs at least one server');
   });
 });
 

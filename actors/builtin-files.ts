@@ -1,102 +1,49 @@
 /**
- * The built-in `files` server: a server actor with no process behind it,
- * serving file operations confined to the run's workspace. It stands in for
- * Claude Code or the filesystem server when they are unavailable, so it takes
- * their tool names and argument shapes as they are (see `BUILTIN_FILE_ALIASES`).
- *
- * It speaks the server port like `server.actor.ts`: `server.ready` on start,
- * exactly one reply per `server.call` / `server.read`, and every call and
- * state change published on the bus. Like an MCP server, a call that fails
- * (a path outside the workspace, a missing file, an unknown tool, bad
- * arguments) is a result with `isError: true`, not `server.failed`.
+ * The built-in `files` fallback: file operations confined to a workspace,
+ * with no process behind them. They stand in for Claude Code or the
+ * filesystem server when those are unavailable, so they take those servers'
+ * tool names and argument shapes as they are (see `BUILTIN_FILE_ALIASES`).
+ * Like an MCP server, a call that fails (a path outside the workspace, a
+ * missing file, an unknown tool, bad arguments) is a result with
+ * `isError: true`, never a rejection.
  */
-import { fromCallback } from 'xstate';
-import { BUILTIN_FILE_ALIASES, BUILTIN_FILE_TOOLS, toBuiltinFileTool, type BuiltinFileTool } from '../src/core/builtin-files.js';
-import type { BusPayload } from '../src/core/bus-events.js';
-import { EnsembleError, type ErrorInfo } from '../src/core/errors.js';
+import { BUILTIN_FILE_ALIASES, toBuiltinFileTool, type BuiltinFileTool } from '../src/core/builtin-files.js';
+import { EnsembleError } from '../src/core/errors.js';
 import type { ToolInfo, ToolResult } from '../src/core/results.js';
-import type { ReplyTarget, ServerCommand, ServerReport } from '../src/core/server-port.js';
 import { toToolResult } from './tool-result.js';
 import { editWorkspaceFile, listWorkspaceDirectory, readWorkspaceFile, writeWorkspaceFile, type FileEdit, type ReadWorkspaceFileOptions } from './workspace-files.js';
 
-export interface BuiltinFilesActorDeps {
-  publish(event: BusPayload): void;
-}
+/** The name the built-in files go by in replies, `servedBy` and notifications. */
+export const BUILTIN_FILES_NAME = 'builtin:files';
 
-export interface BuiltinFilesActorInput {
-  /** The name it goes by in replies and on the bus (`builtin:files`). */
-  name: string;
-  /** The workspace folder every path is confined to. */
-  root: string;
-  runId: string;
-}
+const pathSchema = { type: 'string', description: 'a path inside the workspace' };
 
-const TOOL_DESCRIPTIONS: Record<BuiltinFileTool, string> = {
-  read_file: 'Read a text file in the workspace: { path, offset?, limit? } (lines, 1-based), or { path, head?, tail? }.',
-  write_file: 'Write a text file in the workspace, creating its folders: { path, content }.',
-  edit_file: 'Replace text in a workspace file: { path, old_string, new_string, replace_all? } or { path, edits: [{ oldText, newText }] }.',
-  list_directory: 'List a workspace folder as "[FILE] name" / "[DIR] name" lines: { path }.',
-};
-
-const TOOLS: ToolInfo[] = BUILTIN_FILE_TOOLS.map((name) => ({ name, description: TOOL_DESCRIPTIONS[name] }));
+/** The built-in tools, with input schemas like any MCP server's. */
+export const BUILTIN_FILE_TOOL_LIST: readonly (ToolInfo & { name: BuiltinFileTool })[] = [
+  {
+    name: 'read_file',
+    description: 'Read a text file in the workspace: { path, offset?, limit? } (lines, 1-based), or { path, head?, tail? }.',
+    inputSchema: { type: 'object', properties: { path: pathSchema, offset: { type: 'integer' }, limit: { type: 'integer' }, head: { type: 'integer' }, tail: { type: 'integer' } }, required: ['path'] },
+  },
+  {
+    name: 'write_file',
+    description: 'Write a text file in the workspace, creating its folders: { path, content }.',
+    inputSchema: { type: 'object', properties: { path: pathSchema, content: { type: 'string' } }, required: ['path', 'content'] },
+  },
+  {
+    name: 'edit_file',
+    description: 'Replace text in a workspace file: { path, old_string, new_string, replace_all? } or { path, edits: [{ oldText, newText }] }.',
+    inputSchema: { type: 'object', properties: { path: pathSchema, old_string: { type: 'string' }, new_string: { type: 'string' }, replace_all: { type: 'boolean' }, edits: { type: 'array' } }, required: ['path'] },
+  },
+  {
+    name: 'list_directory',
+    description: 'List a workspace folder as "[FILE] name" / "[DIR] name" lines: { path }.',
+    inputSchema: { type: 'object', properties: { path: pathSchema } },
+  },
+];
 
 /** Claude Code's tools name the path `file_path`; the others call it `path`. */
 const CLAUDE_CODE_TOOLS: ReadonlySet<string> = new Set(['Read', 'Write', 'Edit']);
-
-/**
- * Creates the built-in files actor logic with its bus bound.
- *
- * @example
- * const builtinFiles = createBuiltinFilesActor({ publish: bus.publish });
- * machine.provide({ actors: { builtinFiles } });
- * // spawned with input { name: 'builtin:files', root: workflow.workspace, runId }
- */
-export function createBuiltinFilesActor(deps: BuiltinFilesActorDeps) {
-  return fromCallback<ServerCommand, BuiltinFilesActorInput, ServerReport>(({ input, receive, sendBack }) => {
-    const { name, root } = input;
-    let stopped = false;
-
-    // Replies always leave from a promise continuation: never inside a transition, ours or the caller's.
-    const reply = (report: ServerReport, replyTo: ReplyTarget | undefined) => {
-      if (stopped) return;
-      if (replyTo) replyTo.send(report);
-      else sendBack(report);
-    };
-
-    receive((command) => {
-      // Nothing to restart, and a file operation is too short to be worth cancelling half-way.
-      if (command.type === 'server.cancel' || command.type === 'server.restart') return;
-      const task = command.task;
-      const started = performance.now();
-      if (command.type === 'server.read') {
-        const tool = `resources/read ${command.uri}`;
-        const error: ErrorInfo = { code: 'CALL_FAILED', message: `the built-in files server has no resources (asked for ${command.uri})`, server: name };
-        void Promise.resolve().then(() => {
-          if (stopped) return;
-          deps.publish({ type: 'server.call.error', server: name, callId: command.callId, tool, error, durationMs: 0, ...(task ? { task } : {}) });
-          reply({ type: 'server.failed', server: name, callId: command.callId, error, durationMs: 0 }, command.replyTo);
-        });
-        return;
-      }
-      void callBuiltinFileTool(root, command.tool, command.args).then((result) => {
-        if (stopped) return;
-        const durationMs = performance.now() - started;
-        deps.publish({ type: 'server.call.result', server: name, callId: command.callId, tool: command.tool, result, durationMs, ...(task ? { task } : {}) });
-        reply({ type: 'server.result', server: name, callId: command.callId, result, durationMs }, command.replyTo);
-      });
-    });
-
-    deps.publish({ type: 'server.state', server: name, replica: 1, state: 'ready', tools: TOOLS });
-    sendBack({ type: 'server.ready', server: name, replica: 1, tools: TOOLS });
-
-    return () => {
-      stopped = true;
-      deps.publish({ type: 'server.state', server: name, replica: 1, state: 'closed' });
-    };
-  });
-}
-
-export type BuiltinFilesActorLogic = ReturnType<typeof createBuiltinFilesActor>;
 
 /**
  * Runs one built-in file tool, by any of its names, in the workspace `root`.
