@@ -1,6 +1,8 @@
 /**
  * Which step of a fallback chain serves a call, and with what arguments.
- * Pure: the degradation machine calls it for every call it reroutes.
+ * Pure: the call router (src/engine/call-router.ts) asks it for every call it reroutes while the
+ * degradation machine says a primary is down; the machine uses it to name the live step and the
+ * tools that step cannot serve.
  */
 import { toBuiltinFileTool } from '../src/core/builtin-files.js';
 import { toErrorInfo, type ErrorCode, type ErrorInfo } from '../src/core/errors.js';
