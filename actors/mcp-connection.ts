@@ -13,6 +13,7 @@ import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { ErrorInfo } from '../src/core/errors.js';
 import type { ResourceResult, ToolInfo, ToolResult } from '../src/core/results.js';
 import type { ServerSpec } from '../src/core/workflow.js';
+import { describeCommand, describeUrl } from './describe-command.js';
 import { ProcessTransport } from './process-transport.js';
 import { toResourceResult, toToolResult } from './tool-result.js';
 
@@ -45,7 +46,7 @@ export class McpConnection {
     private readonly spec: ServerSpec,
     private readonly hooks: ConnectionHooks = {},
   ) {
-    this.transport = createTransport(spec, hooks);
+    this.transport = createTransport(server, spec, hooks);
     this.client = new Client(CLIENT_INFO, {
       capabilities: {},
       // The SDK refetches (debounced) when the server advertises tools.listChanged and says so.
@@ -75,11 +76,13 @@ export class McpConnection {
 
   /** Connects, initializes and learns the tool list. Rejects with `ErrorInfo`. */
   async open(timeoutMs: number): Promise<ToolInfo[]> {
+    let step = 'initialize';
     try {
       await this.client.connect(this.transport, { timeout: timeoutMs });
       if (this.closing) throw new Error('closed while starting');
       const capabilities = this.client.getServerCapabilities();
       if (capabilities?.tools) {
+        step = 'tools/list';
         const listed = await this.client.listTools(undefined, { timeout: timeoutMs });
         // The whole MCP Tool is kept: schemas, annotations, title, _meta.
         this.toolList = listed.tools as ToolInfo[];
@@ -87,7 +90,7 @@ export class McpConnection {
       this.opened = true;
       return this.toolList;
     } catch (error) {
-      const info = this.describeStartFailure(error);
+      const info = this.describeStartFailure(error, step, timeoutMs);
       await this.close();
       throw info;
     }
@@ -124,7 +127,7 @@ export class McpConnection {
     return this.closing;
   }
 
-  private describeStartFailure(error: unknown): ErrorInfo {
+  private describeStartFailure(error: unknown, step: string, timeoutMs: number): ErrorInfo {
     const where = describeEndpoint(this.spec);
     const cause = errorMessage(error);
     let message: string;
@@ -133,7 +136,7 @@ export class McpConnection {
     } else if ((error as NodeJS.ErrnoException)?.code === 'ENOENT') {
       message = `server "${this.server}" failed to start: command not found: ${where}`;
     } else if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
-      message = `server "${this.server}" did not answer initialize in time (${where})`;
+      message = `server "${this.server}" did not answer ${step} within ${timeoutMs} ms (servers.${this.server}.timeoutMs); command: ${where}`;
     } else {
       message = `server "${this.server}" failed to start (${where}): ${this.exitSummary() ?? cause}`;
     }
@@ -168,31 +171,34 @@ export class McpConnection {
 
   private exitSummary(): string | undefined {
     if (!(this.transport instanceof ProcessTransport)) return undefined;
+    // A server the transport stopped for breaking the protocol: the reason says more than the signal.
+    if (this.transport.fault !== undefined) return this.transport.fault;
     const exit = this.transport.exit;
     if (!exit) return undefined;
     return exit.signal ? `process killed by ${exit.signal}` : `process exited with code ${exit.code}`;
   }
 
   private stderr(): string[] {
-    return this.transport instanceof ProcessTransport ? this.transport.stderrLines.filter((line) => line.trim() !== '') : [];
+    return this.transport instanceof ProcessTransport ? this.transport.stderrExcerpt() : [];
   }
 }
 
-function createTransport(spec: ServerSpec, hooks: ConnectionHooks): Transport {
+function createTransport(server: string, spec: ServerSpec, hooks: ConnectionHooks): Transport {
   if (spec.kind === 'http') {
     return new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: spec.headers } });
   }
   const config: ConstructorParameters<typeof ProcessTransport>[0] = {
+    server,
     command: spec.command,
     args: spec.args,
     env: spec.env,
     cwd: spec.cwd,
   };
+  if (spec.inheritEnv !== undefined) config.inheritEnv = spec.inheritEnv;
+  if (spec.passEnv !== undefined) config.passEnv = spec.passEnv;
+  if (spec.maxMessageBytes !== undefined) config.maxMessageBytes = spec.maxMessageBytes;
   if (hooks.onStderrLine) config.onStderrLine = hooks.onStderrLine;
-  if (hooks.onGarbage) {
-    const onGarbage = hooks.onGarbage;
-    config.onGarbage = (error) => onGarbage(error.message);
-  }
+  if (hooks.onGarbage) config.onGarbage = hooks.onGarbage;
   return new ProcessTransport(config);
 }
 
@@ -201,12 +207,13 @@ function requestOptions(options: CallOptions): { timeout: number; signal?: Abort
 }
 
 function describeEndpoint(spec: ServerSpec): string {
-  return spec.kind === 'http' ? spec.url : [spec.command, ...spec.args].join(' ');
+  // Secrets in arguments and URLs are masked: messages reach logs, reports and LLMs.
+  return spec.kind === 'http' ? describeUrl(spec.url) : describeCommand(spec.command, spec.args);
 }
 
 function withStderr(info: ErrorInfo, lines: string[]): ErrorInfo {
   if (lines.length === 0) return info;
-  const tail = lines.slice(-3).join(' | ');
+  const tail = lines.join(' | ');
   return { ...info, message: `${info.message} — stderr: ${tail}` };
 }
 

@@ -2,9 +2,11 @@
  * Every server process Ensemble starts leads its own process group, so that
  * closing a server also ends what it started (`npx` runs the real server as
  * a grandchild). This module keeps the live groups and kills them all if
- * Ensemble's own process exits without closing them.
+ * Ensemble's own process exits without closing them; the watchdog
+ * (`process-watchdog.ts`) covers a death that runs no exit handler (SIGKILL).
  */
 import process from 'node:process';
+import { unwatchGroup, watchGroup } from './process-watchdog.js';
 
 const liveGroups = new Set<number>();
 let exitHookInstalled = false;
@@ -12,6 +14,7 @@ let exitHookInstalled = false;
 /** Remembers a group so it is killed if this process exits first. */
 export function trackGroup(pgid: number): void {
   liveGroups.add(pgid);
+  watchGroup(pgid);
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     // 'exit' handlers must be synchronous: a plain SIGKILL is all we can do here.
@@ -23,6 +26,7 @@ export function trackGroup(pgid: number): void {
 
 export function untrackGroup(pgid: number): void {
   liveGroups.delete(pgid);
+  unwatchGroup(pgid);
 }
 
 /** Sends a signal to a whole group; false when no member was left to get it. */

@@ -189,7 +189,7 @@ async function measureDirect(arm: 'sdk' | 'process', n: number, warmup: number):
   const transport: Transport =
     arm === 'sdk'
       ? new StdioClientTransport({ command: FIXTURE_SERVER.command, args: FIXTURE_SERVER.args, cwd: REPO_ROOT })
-      : new ProcessTransport({ command: FIXTURE_SERVER.command, args: FIXTURE_SERVER.args, env: {}, cwd: REPO_ROOT });
+      : new ProcessTransport({ server: 'fx', command: FIXTURE_SERVER.command, args: FIXTURE_SERVER.args, env: {}, cwd: REPO_ROOT });
   const client = new Client({ name: 'ensemble-bench', version: '0.0.0' }, { capabilities: {} });
   try {
     await client.connect(transport);

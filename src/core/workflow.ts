@@ -36,8 +36,14 @@ export interface StdioServerSpec extends Partial<ResilienceSpec> {
   replicas: number;
   command: string;
   args: string[];
-  /** Added to the environment Ensemble itself runs with. */
+  /** Added to the SDK's default environment (HOME, PATH, …), not to Ensemble's own. */
   env: Record<string, string>;
+  /** Start from Ensemble's whole environment instead of the SDK's default one. */
+  inheritEnv?: boolean;
+  /** Names of Ensemble's variables passed on to the server. */
+  passEnv?: string[];
+  /** Longest message (one stdout line) accepted; a longer one stops the server. Default 10 MiB. */
+  maxMessageBytes?: number;
   /** Absolute; defaults to the workflow file's folder. */
   cwd: string;
   /** Per-call timeout for this server, overriding the workflow's. */

@@ -189,6 +189,9 @@ function toServerSpec(server: RawServer, context: ServerContext): ServerSpec {
     args: (server.args ?? []).map((arg) => resolveArg(arg, context.dir)),
     env: substituteAll(server.env ?? {}, [...context.at, 'env'], context),
     cwd: resolve(context.dir, server.cwd ?? '.'),
+    ...(server.inheritEnv !== undefined ? { inheritEnv: server.inheritEnv } : {}),
+    ...(server.passEnv !== undefined ? { passEnv: server.passEnv } : {}),
+    ...(server.maxMessageBytes !== undefined ? { maxMessageBytes: server.maxMessageBytes } : {}),
     ...timeout,
   };
 }

@@ -53,6 +53,12 @@ const toolArgs = z.record(z.string(), z.unknown());
 
 // ── servers ────────────────────────────────────────────────────────────────
 
+/** Names in `passEnv`. */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Bounds of `maxMessageBytes`: below 1 KiB not even `initialize` fits; above 1 GiB one message could exhaust memory. */
+const MIN_MESSAGE_BYTES = 1024;
+const MAX_MESSAGE_BYTES = 1024 * 1024 * 1024;
+
 /** How an alternative serves one tool; `args` may read the original call's arguments as `{{ args.x }}`. */
 const toolMappingSchema = z.strictObject({ tool: nonEmptyText, args: toolArgs.optional() });
 const toolMappings = z.record(z.string(), toolMappingSchema);
@@ -95,6 +101,15 @@ const serverShape = {
   args: z.array(textValue).optional(),
   env: z.record(z.string(), textValue).optional(),
   cwd: nonEmptyText.optional(),
+  /** Pass Ensemble's whole environment; default: only the SDK's safe few (HOME, PATH, …) plus `env`. */
+  inheritEnv: z.boolean().optional(),
+  passEnv: z.array(z.string().regex(ENV_NAME, { error: 'environment variable names use letters, digits and "_", not starting with a digit' })).optional(),
+  maxMessageBytes: z
+    .number()
+    .int()
+    .min(MIN_MESSAGE_BYTES, { error: `must be at least ${MIN_MESSAGE_BYTES} (1 KiB)` })
+    .max(MAX_MESSAGE_BYTES, { error: `must be at most ${MAX_MESSAGE_BYTES} (1 GiB)` })
+    .optional(),
   // http
   url: httpUrl.optional(),
   headers: z.record(z.string(), textValue).optional(),
@@ -115,7 +130,7 @@ const serverShape = {
 type ServerKey = keyof typeof serverShape;
 
 /** Keys that only make sense for a server started as a child process. */
-export const STDIO_ONLY_KEYS: readonly ServerKey[] = ['command', 'args', 'env', 'cwd'];
+export const STDIO_ONLY_KEYS: readonly ServerKey[] = ['command', 'args', 'env', 'cwd', 'inheritEnv', 'passEnv', 'maxMessageBytes'];
 /** Keys that only make sense for a server reached over HTTP. */
 export const HTTP_ONLY_KEYS: readonly ServerKey[] = ['url', 'headers'];
 

@@ -1,0 +1,42 @@
+/**
+ * The environment a stdio server starts with.
+ *
+ * Not Ensemble's own: that holds API keys and cloud credentials a server has
+ * no business seeing. Like the SDK's own stdio transport, a server gets the
+ * SDK's short allowlist (`getDefaultEnvironment()`: HOME, LOGNAME, PATH,
+ * SHELL, TERM, USER on POSIX), then the variables it is allowed by name
+ * (`passEnv`), then what the workflow declares (`env`), which wins.
+ * `inheritEnv: true` starts from the whole environment instead.
+ */
+import process from 'node:process';
+import { getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
+
+export interface ServerEnvironmentConfig {
+  /** Declared in the workflow; wins over everything else. */
+  env: Record<string, string>;
+  /** Start from Ensemble's whole environment rather than the SDK's allowlist. */
+  inheritEnv?: boolean;
+  /** Names of Ensemble's variables to pass on; a name that is not set is skipped. */
+  passEnv?: readonly string[];
+}
+
+/**
+ * @example
+ * createServerEnvironment({ env: { DEBUG: '1' }, passEnv: ['ANTHROPIC_API_KEY'] })
+ * // { HOME, PATH, …, ANTHROPIC_API_KEY, DEBUG: '1' }
+ */
+export function createServerEnvironment(config: ServerEnvironmentConfig): Record<string, string> {
+  const parent = process.env;
+  const environment: Record<string, string> = config.inheritEnv ? definedOnly(parent) : getDefaultEnvironment();
+  for (const name of config.passEnv ?? []) {
+    const value = parent[name];
+    if (value !== undefined) environment[name] = value;
+  }
+  return { ...environment, ...config.env };
+}
+
+function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) if (value !== undefined) out[name] = value;
+  return out;
+}
