@@ -17,7 +17,7 @@
 const SECRET_NAME = /(?:token|secret|passw(?:or)?d|pwd|api[-_]?key|apikey|auth|credential|private[-_]?key|access[-_]?key|session|cookie|bearer)/i;
 
 /** `name=value` or `name: value` inside one argument, where the name says it is secret. */
-const SECRET_ASSIGNMENT = /([A-Za-z0-9_.-]*(?:token|secret|passw(?:or)?d|pwd|api[-_]?key|apikey|auth|credential|private[-_]?key|access[-_]?key|session|cookie)[A-Za-z0-9_.-]*)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s&"']+)/gi;
+const SECRET_ASSIGNMENT = /([A-Za-z0-9_.-]*(?:token|secret|passw(?:or)?d|pwd|api[-_]?key|apikey|auth|credential|private[-_]?key|access[-_]?key|session|cookie)[A-Za-z0-9_.-]*)(\s*[=:]\s*)(?:(?:Bearer|Basic|Token)\s+)?("[^"]*"|'[^']*'|[^\s&"']+)/gi;
 
 /** Shapes of well-known tokens: OpenAI/Anthropic/Stripe keys, GitHub, GitLab, Slack, AWS, JWTs. */
 const TOKEN_SHAPES = [
@@ -43,7 +43,8 @@ const MAX_ARG_CHARS = 120;
 
 /** The command and its arguments, secrets masked, for an error message. */
 export function describeCommand(command: string, args: readonly string[]): string {
-  const shown: string[] = [redactSecrets(command)];
+  // Cut before masking: the patterns then only ever scan a short string.
+  const shown: string[] = [redactSecrets(shortenArg(command))];
   for (const [index, arg] of args.entries()) {
     const previous = index > 0 ? args[index - 1] : undefined;
     // `--token xyz`: the value of a flag whose name says it is secret.
@@ -51,14 +52,15 @@ export function describeCommand(command: string, args: readonly string[]): strin
       shown.push(MASK);
       continue;
     }
-    shown.push(shortenArg(OPAQUE_VALUE.test(arg) ? MASK : redactSecrets(arg)));
+    const short = shortenArg(arg);
+    shown.push(OPAQUE_VALUE.test(short) ? MASK : redactSecrets(short));
   }
   return shown.join(' ');
 }
 
 /** A URL with its userinfo and secret-looking query values masked. */
 export function describeUrl(url: string): string {
-  return redactSecrets(url);
+  return redactSecrets(url.length > 2 * MAX_ARG_CHARS ? `${url.slice(0, 2 * MAX_ARG_CHARS)}…` : url);
 }
 
 /** Masks secret-looking values anywhere in a piece of text. */
