@@ -35,9 +35,10 @@ function createSandbox(): { workspace: string; home: string } {
 }
 
 /**
- * Claude Code's server entry. CLAUDE_CONFIG_DIR is set too: the server
- * inherits Ensemble's environment, and a CLAUDE_CONFIG_DIR there (say, tests
- * run from inside Claude Code) would otherwise point it at the real config.
+ * Claude Code's server entry. Servers get only the SDK's default environment
+ * (HOME, PATH, …) plus `env`, so a CLAUDE_CONFIG_DIR in Ensemble's own (say,
+ * tests run from inside Claude Code) no longer reaches it; it is set anyway,
+ * so the sandbox holds even with `inheritEnv: true`.
  */
 function claudeServer(sandbox: { workspace: string; home: string }) {
   return {
