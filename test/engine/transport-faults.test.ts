@@ -10,7 +10,8 @@ import { listLiveGroups } from '../../actors/process-group.js';
 import { GARBAGE_SAMPLES, MAX_GARBAGE_RUN } from '../../actors/process-transport.js';
 import { runWorkflow, type BusEvent } from '../../src/index.js';
 import { eventsOf } from '../support/bus-record.js';
-import { fixtureServer } from '../support/fixture.js';
+import { runEnsemble, writeWorkflowFile } from '../support/cli.js';
+import { createTempDir, fixtureServer } from '../support/fixture.js';
 
 const MiB = 1024 * 1024;
 
@@ -44,6 +45,24 @@ describe('oversized messages', () => {
     expect(task?.error).toMatchObject({ code: 'SERVER_UNAVAILABLE', server: 'fx' });
     expect(task?.error?.message).toContain('servers.fx.maxMessageBytes');
     expect(listLiveGroups()).toEqual([]);
+  });
+
+  it('regression: `ensemble run --json` on an 11 MB result exits 1 with its one JSON report, not a stack trace', async () => {
+    const work = createTempDir();
+    const file = writeWorkflowFile(
+      work.dir,
+      'big.yaml',
+      JSON.stringify({ name: 'big', servers: { fx: fixtureServer() }, tasks: [{ id: 'small', server: 'fx', tool: 'echo', args: { text: 'kept' } }, { id: 't', server: 'fx', tool: 'big', args: { bytes: 11 * MiB } }] }),
+    );
+    const { code, stdout, stderr } = await runEnsemble(work.dir, 'run', file, '--json');
+    work.remove();
+    expect(code).toBe(1);
+    expect(stderr).not.toContain('ReadBuffer');
+    const report = JSON.parse(stdout) as { status: string; tasks: { id: string; text: string; error?: { message: string } }[] };
+    expect(report.status).toBe('failed');
+    // What finished before the fault is in the report.
+    expect(report.tasks.find((task) => task.id === 'small')?.text).toBe('kept');
+    expect(report.tasks.find((task) => task.id === 't')?.error?.message).toContain('servers.fx.maxMessageBytes');
   });
 
   it('takes a result above the default limit when servers.<name>.maxMessageBytes allows it', async () => {
