@@ -92,6 +92,7 @@ export class ProcessTransport implements Transport {
   private exited?: Promise<void>;
   private exitInfo?: { code: number | null; signal: NodeJS.Signals | null };
   private closing = false;
+  private started = false;
 
   constructor(private readonly config: ProcessTransportConfig) {
     const maxMessageBytes = config.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
@@ -145,18 +146,21 @@ export class ProcessTransport implements Transport {
     return first !== undefined && !tail.includes(first) ? [first, ...tail] : tail;
   }
 
-  start(): Promise<void> {
-    if (this.child) throw new Error('ProcessTransport already started');
+  async start(): Promise<void> {
+    if (this.started) throw new Error('ProcessTransport already started');
+    this.started = true;
     const { command, args, cwd } = this.config;
     // Node reports a missing cwd as ENOENT, just like a missing command: tell them apart here.
     if (!isDirectory(cwd)) {
-      const error = Object.assign(new Error(`working folder does not exist: ${cwd}`), { code: 'ENOCWD' });
-      return Promise.reject(error);
+      throw Object.assign(new Error(`working folder does not exist: ${cwd}`), { code: 'ENOCWD' });
     }
+    const env = await createServerEnvironment(this.config);
+    // Closed while the environment was being made: start nothing that no one would close.
+    if (this.closing) throw new Error('closed while starting');
     return new Promise((resolve, reject) => {
       const child = spawn(command, args, {
         cwd,
-        env: createServerEnvironment(this.config),
+        env,
         stdio: ['pipe', 'pipe', 'pipe'],
         detached: true,
         windowsHide: true,
@@ -203,7 +207,11 @@ export class ProcessTransport implements Transport {
 
   async close(): Promise<void> {
     const child = this.child;
-    if (!child || this.closing) return this.exited;
+    if (!child || this.closing) {
+      // Before the spawn, this stops `start` from spawning at all.
+      this.closing = true;
+      return this.exited;
+    }
     this.closing = true;
     const grace = this.config.graceMs ?? 1500;
     if (!this.exitInfo) {

@@ -90,3 +90,14 @@ describe('stderr', () => {
     expect(transport.stderrLines.every((line) => line.length <= STDERR_LINE_BYTES)).toBe(true);
   });
 });
+
+describe('start and close', () => {
+  it('spawns nothing when closed while starting', async () => {
+    const { command, args } = fixtureServer();
+    const transport = new ProcessTransport({ server: 'fx', command, args, env: {}, cwd: ROOT });
+    const starting = transport.start();
+    await transport.close();
+    await expect(starting).rejects.toThrow('closed while starting');
+    expect(transport.pid).toBeUndefined();
+  });
+});
