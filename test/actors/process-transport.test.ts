@@ -4,7 +4,7 @@
  * of stdout garbage and of stderr stays bounded, whatever the server writes.
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   GARBAGE_SAMPLES,
   MAX_GARBAGE_RUN,
@@ -79,7 +79,8 @@ describe('stderr', () => {
       const result = await client.callTool({ name: 'echo', arguments: { text: `call ${i}` } });
       expect(result.content).toEqual([{ type: 'text', text: `call ${i}` }]);
     }
-    expect(transport.pendingBytes.stderr).toBe(STDERR_LINE_BYTES);
+    // stderr and stdout are separate pipes: wait for stderr's bytes to have arrived.
+    await vi.waitFor(() => expect(transport.pendingBytes.stderr).toBe(STDERR_LINE_BYTES));
     expect(transport.stderrLines.join('').length).toBeLessThanOrEqual(STDERR_LINE_BYTES);
   });
 
