@@ -166,6 +166,9 @@ export class ProcessTransport implements Transport {
         windowsHide: true,
       });
       this.child = child;
+      // The pid is known as soon as spawn() returns: register the group at once, not on the later
+      // 'spawn' event, so an Ensemble killed in between still has the watchdog end it.
+      if (child.pid !== undefined) trackGroup(child.pid);
       this.exited = new Promise((settled) => {
         child.once('close', (code, signal) => {
           this.exitInfo = { code, signal };
@@ -182,10 +185,7 @@ export class ProcessTransport implements Transport {
         reject(error);
         this.onerror?.(error);
       });
-      child.once('spawn', () => {
-        if (child.pid !== undefined) trackGroup(child.pid);
-        resolve();
-      });
+      child.once('spawn', () => resolve());
       child.stdout!.on('data', (chunk: Buffer) => {
         // After a fault the stream is not trusted any more; it is still drained so the server never blocks on it.
         if (this.faultMessage === undefined) this.stdout.push(chunk);
