@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { EnsembleError } from '../core/errors.js';
 import type { TaskSpec, Workflow } from '../core/workflow.js';
+import { checkDocumentShape } from './document-shape.js';
 import { checkTaskReferences } from './references.js';
 import { describeValue, formatFieldPath, listSchemaProblems, taskSchema, type Problem } from './workflow.schema.js';
 
@@ -45,6 +46,8 @@ export function parsePlannedTasks(value: unknown, context: PlannedTasksContext):
   if (candidate === null || typeof candidate !== 'object' || !('tasks' in candidate)) {
     throw fail([{ path: [], message: `expected a list of tasks or { "tasks": [...] }, got ${describeValue(value)}` }]);
   }
+  const shape = checkDocumentShape(candidate);
+  if (shape.length > 0) throw fail(shape);
   const parsed = plannedSchema.safeParse(candidate, { reportInput: true });
   if (!parsed.success) throw fail(listSchemaProblems(parsed.error));
 

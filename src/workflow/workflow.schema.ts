@@ -32,8 +32,19 @@ const textValue = z.preprocess(
   z.string(),
 );
 
+/** The longest wait a Node timer honours; a longer one fires after 1 ms instead. */
+export const MAX_DURATION_MS = 2_147_483_647;
+
+/** Most replicas one server may have: each is a process or session, and a typo (`100000000`) must not start a fork bomb. */
+export const MAX_REPLICAS = 64;
+
 // A fraction fails `int()` as a type error, which `listSchemaProblems` words as "expected a whole number".
-const timeoutMs = z.number().int().positive({ error: 'must be greater than 0' });
+// Every duration in the document is one of these, so none can exceed what a timer can wait.
+const timeoutMs = z
+  .number()
+  .int()
+  .positive({ error: 'must be greater than 0' })
+  .max(MAX_DURATION_MS, { error: `must be at most ${MAX_DURATION_MS} ms (about 24.8 days, the longest a Node timer waits)` });
 
 /** A count of things running at once: replicas, concurrency. */
 const atLeastOne = z.number().int().min(1, { error: 'must be at least 1' });
@@ -99,8 +110,8 @@ const serverShape = {
   url: httpUrl.optional(),
   headers: z.record(z.string(), textValue).optional(),
   // both
-  /** Default 1. */
-  replicas: atLeastOne.optional(),
+  /** Default 1; at most `MAX_REPLICAS`. */
+  replicas: atLeastOne.max(MAX_REPLICAS, { error: `must be at most ${MAX_REPLICAS} (each replica is a process or session of its own)` }).optional(),
   timeoutMs: timeoutMs.optional(),
   /** `lazy` (default): started when a run first needs it; `eager`: when its ensemble is created. */
   start: z.enum(['eager', 'lazy']).optional(),
