@@ -99,6 +99,10 @@ export function parseWorkflow(raw: unknown, options: ParseWorkflowOptions): Work
     plan = document.plan;
     const serverProblem = checkServerName(plan.server, serverNames, ['plan', 'server']);
     if (serverProblem) problems.push(serverProblem);
+    for (const [index, name] of (plan.allow?.servers ?? []).entries()) {
+      const allowProblem = checkServerName(name, serverNames, ['plan', 'allow', 'servers', index]);
+      if (allowProblem) problems.push(allowProblem);
+    }
     problems.push(...checkPlanArgs(plan.args));
   } else if (tasks.length === 0) {
     problems.push({ path: ['tasks'], message: 'a workflow needs at least one task (or a plan)' });

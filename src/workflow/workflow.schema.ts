@@ -209,10 +209,17 @@ export const taskSchema = z.strictObject(taskShape).transform(
   }),
 );
 
+/** What a planner's tasks may call; see `PlanAllow`. */
+const planAllowShape = {
+  servers: z.array(serverName).optional(),
+  tools: z.array(nonEmptyText).optional(),
+};
+
 const planShape = {
   server: nonEmptyText,
   tool: nonEmptyText,
   args: toolArgs.default({}),
+  allow: z.strictObject(planAllowShape).optional(),
 };
 
 export const planSchema = z.strictObject(planShape);
@@ -287,6 +294,7 @@ const KEYS = {
   task: Object.keys(taskShape),
   resource: Object.keys(resourceRefShape),
   plan: Object.keys(planShape),
+  planAllow: Object.keys(planAllowShape),
 };
 
 /** Which object a path points at; paths are the same for workflows and planner results. */
@@ -295,6 +303,7 @@ function allowedKeysAt(path: FieldPath): string[] | undefined {
   if (path.length === 0) return KEYS.workflow;
   if (first === 'servers' && path.length === 2) return KEYS.server;
   if (first === 'plan' && path.length === 1) return KEYS.plan;
+  if (first === 'plan' && path[1] === 'allow' && path.length === 2) return KEYS.planAllow;
   if (first === 'tasks' && path.length === 2) return KEYS.task;
   if (first === 'tasks' && third === 'context' && path.length === 4) return KEYS.resource;
   return undefined;
