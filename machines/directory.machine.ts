@@ -14,6 +14,7 @@
  */
 import { assign, enqueueActions, setup } from 'xstate';
 import type { ErrorInfo } from '../src/core/errors.js';
+import { getOwn } from '../src/core/own.js';
 import { toMemberId, type ServerLifecycle, type ServerMemberInput } from '../src/core/server-port.js';
 import type { ServerSpec } from '../src/core/workflow.js';
 import { degradationMachine, type DegradationEvent, type DegradationInput, type DegradationNotice } from './degradation.machine.js';
@@ -90,20 +91,21 @@ export const directoryMachine = setup({
       for (const { name, spec, timeoutMs } of event.servers) {
         for (let replica = 1; replica <= spec.replicas; replica++) {
           const id = toMemberId(name, replica);
-          if (id in members) continue;
+          if (Object.hasOwn(members, id)) continue;
           members[id] = { server: name, replica, state: 'connecting' };
           const input: ServerMemberInput = { name, replica, spec, timeoutMs };
-          enqueue.spawnChild('server', { id, systemId: memberSystemId(id), input });
+          // Namespaced like every child id made from a name (`server:`, `degradation:`), so no server name can take another child's id.
+          enqueue.spawnChild('server', { id: memberSystemId(id), systemId: memberSystemId(id), input });
         }
         const chain = spec.fallback ?? [];
         if (chain.length === 0 || Object.values(watchers).some((list) => list.some((watcher) => watcher.degradation === degradationId(name)))) continue;
         const degradation = degradationId(name);
         const input: DegradationInput = { name, chain };
         enqueue.spawnChild('degradation', { id: degradation, input });
-        watchers[name] = [...(watchers[name] ?? []), { degradation, role: 'primary' }];
+        watchers[name] = [...(getOwn(watchers, name) ?? []), { degradation, role: 'primary' }];
         chain.forEach((step, index) => {
           if (step.kind !== 'server') return;
-          watchers[step.server] = [...(watchers[step.server] ?? []), { degradation, role: index }];
+          watchers[step.server] = [...(getOwn(watchers, step.server) ?? []), { degradation, role: index }];
           // A fallback already running (another run started it) has settled: say so now, it will not report again.
           const pool = Object.values(members).filter((member) => member.server === step.server);
           if (pool.some((member) => member.state === 'serving')) enqueue.sendTo(degradation, { type: 'fallback.changed', step: index, serving: true });
@@ -117,14 +119,14 @@ export const directoryMachine = setup({
         if (event.type !== 'member.state') return context.members;
         const summary: MemberSummary = { server: event.server, replica: event.replica, state: event.state };
         if (event.error) summary.error = event.error;
-        const pid = event.pid ?? context.members[event.member]?.pid;
+        const pid = event.pid ?? getOwn(context.members, event.member)?.pid;
         if (pid !== undefined && event.state !== 'unavailable') summary.pid = pid;
         return { ...context.members, [event.member]: summary };
       },
     }),
     tellDegradations: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'member.state') return;
-      for (const watcher of context.watchers[event.server] ?? []) {
+      for (const watcher of getOwn(context.watchers, event.server) ?? []) {
         const message = toDegradationEvent(context, event, watcher.role);
         if (message) enqueue.sendTo(watcher.degradation, message);
       }

@@ -6,6 +6,7 @@
  */
 import { toBuiltinFileTool } from '../src/core/builtin-files.js';
 import { toErrorInfo, type ErrorCode, type ErrorInfo } from '../src/core/errors.js';
+import { getOwn } from '../src/core/own.js';
 import type { ToolInfo } from '../src/core/results.js';
 import { renderValue } from '../src/core/template.js';
 import type { FallbackSpec } from '../src/core/workflow.js';
@@ -30,7 +31,7 @@ export function describeStep(step: FallbackSpec): string {
 
 /** Whether a step can serve a tool: a mapped tool, or (built-in files) a file tool it knows by name. */
 export function canServe(step: FallbackSpec, tool: string): boolean {
-  return tool in step.tools || (step.kind === 'builtin' && toBuiltinFileTool(tool) !== undefined);
+  return Object.hasOwn(step.tools, tool) || (step.kind === 'builtin' && toBuiltinFileTool(tool) !== undefined);
 }
 
 /**
@@ -40,7 +41,7 @@ export function canServe(step: FallbackSpec, tool: string): boolean {
 export function routeCall(chain: readonly FallbackSpec[], ready: readonly boolean[], tool: string, args: Record<string, unknown>): Route | RouteError | undefined {
   for (const [index, step] of chain.entries()) {
     if (!ready[index] || !canServe(step, tool)) continue;
-    const mapping = step.tools[tool];
+    const mapping = getOwn(step.tools, tool);
     if (!mapping) return { step: index, tool, args };
     if (mapping.args === undefined) return { step: index, tool: mapping.tool, args };
     try {

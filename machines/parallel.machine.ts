@@ -19,6 +19,7 @@
 import { and, assign, emit, enqueueActions, fromPromise, sendTo, setup } from 'xstate';
 import type { RunEvent, TaskRef } from '../src/core/bus-events.js';
 import { toErrorInfo, type ErrorInfo } from '../src/core/errors.js';
+import { getOwn } from '../src/core/own.js';
 import type { TaskStatus, ToolInfo, ToolResult } from '../src/core/results.js';
 import type { ServerPortMessage, ServerReport } from '../src/core/server-port.js';
 import type { TaskSpec, Workflow } from '../src/core/workflow.js';
@@ -89,7 +90,10 @@ function emptySchedule(): Schedule {
 /** Queues a task whose needs are met on its server's ready queue. */
 function enqueueReady(context: ParallelContext, position: number): void {
   const server = context.breakdown[position]!.server;
-  (context.schedule.ready[server] ??= []).push(position);
+  // Own keys only: a server named `constructor` must not find Object's.
+  const ready = getOwn(context.schedule.ready, server);
+  if (ready) ready.push(position);
+  else context.schedule.ready[server] = [position];
 }
 
 export const parallelMachine = setup({
@@ -164,12 +168,12 @@ export const parallelMachine = setup({
         schedule.needs.push(own);
         schedule.waiting.push(own.length);
         schedule.dependents.push([]);
-        for (const id of listTasksRead(task)) schedule.readersLeft[id] = (schedule.readersLeft[id] ?? 0) + 1;
+        for (const id of listTasksRead(task)) schedule.readersLeft[id] = (getOwn(schedule.readersLeft, id) ?? 0) + 1;
       }
       schedule.needs.forEach((own, index) => own.forEach((need) => schedule.dependents[need]!.push(index)));
       let workers = 0;
       for (const server of new Set(breakdown.map((task) => task.server))) {
-        const replicas = context.workflow.servers[server]?.replicas ?? 1;
+        const replicas = getOwn(context.workflow.servers, server)?.replicas ?? 1;
         schedule.idle[server] = [];
         schedule.ready[server] = [];
         schedule.readyHead[server] = 0;
@@ -248,7 +252,7 @@ export const parallelMachine = setup({
         if (--schedule.readersLeft[id]! === 0) delete schedule.results[id];
       }
       if (outcome.status === 'completed') {
-        if ((schedule.readersLeft[taskId] ?? 0) > 0) schedule.results[taskId] = outcome.result;
+        if ((getOwn(schedule.readersLeft, taskId) ?? 0) > 0) schedule.results[taskId] = outcome.result;
         const completed: RunEvent = { type: 'task.completed', task: refOf(task), result: outcome.result, durationMs: outcome.durationMs };
         if (outcome.servedBy) completed.servedBy = outcome.servedBy;
         enqueue.emit(completed);

@@ -5,6 +5,7 @@
  * assign actions and guards.
  */
 import { EnsembleError, toErrorInfo, type ErrorInfo } from '../src/core/errors.js';
+import { getOwn } from '../src/core/own.js';
 import type { ResourceResult, ToolInfo, ToolResult } from '../src/core/results.js';
 import { hasPlaceholders, listPlaceholders, renderValue } from '../src/core/template.js';
 import type { TaskSpec } from '../src/core/workflow.js';
@@ -64,7 +65,7 @@ export function checkToolsExist(tasks: TaskSpec[], tools: Record<string, ToolInf
   for (const [index, task] of tasks.entries()) {
     // A server serving from fallbacks since it never started: its own tools are unknown until it recovers.
     if (partial.includes(task.server)) continue;
-    const known = tools[task.server];
+    const known = getOwn(tools, task.server);
     if (!known) continue; // the server did not connect; the call itself will say so
     if (known.some((tool) => tool.name === task.tool)) continue;
     const names = known.map((tool) => tool.name);

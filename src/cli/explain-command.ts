@@ -6,6 +6,7 @@
 import process from 'node:process';
 import { defineCommand } from 'citty';
 import { EnsembleError, toErrorInfo } from '../core/errors.js';
+import { getOwn } from '../core/own.js';
 import type { Workflow } from '../core/workflow.js';
 import { isRunPattern, RUN_PATTERNS, selectPattern, type PatternChoice, type SelectPatternOptions } from '../planning/select-pattern.js';
 import { readWorkflowFile } from '../workflow/read-workflow.js';
@@ -72,7 +73,7 @@ export function formatExplanation(choice: PatternChoice, workflow: Workflow): st
   choice.groups.forEach((group, index) => lines.push(`  group ${index + 1}: ${group.join(', ')}`));
   lines.push('servers:');
   for (const name of choice.servers) {
-    const replicas = workflow.servers[name]?.replicas ?? 1;
+    const replicas = getOwn(workflow.servers, name)?.replicas ?? 1;
     lines.push(`  ${name}${replicas > 1 ? ` (${replicas} replicas)` : ''}`);
   }
   return `${lines.join('\n')}\n`;

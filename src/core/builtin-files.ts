@@ -3,6 +3,8 @@
  * give the same operations, so `- builtin: files` can stand in for Claude
  * Code or the filesystem server without a mapping.
  */
+import { getOwn } from './own.js';
+
 export const BUILTIN_FILE_TOOLS = ['read_file', 'write_file', 'edit_file', 'list_directory'] as const;
 
 export type BuiltinFileTool = (typeof BUILTIN_FILE_TOOLS)[number];
@@ -23,5 +25,6 @@ export const BUILTIN_FILE_ALIASES: Readonly<Record<string, BuiltinFileTool>> = {
 
 /** The built-in operation a tool name stands for, if any. */
 export function toBuiltinFileTool(tool: string): BuiltinFileTool | undefined {
-  return BUILTIN_FILE_ALIASES[tool];
+  // Own keys only: a tool named `constructor` or `toString` is not a file operation.
+  return getOwn(BUILTIN_FILE_ALIASES, tool);
 }

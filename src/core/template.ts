@@ -5,11 +5,59 @@
  * `count: "{{ tasks.a.json.n }}"` stays a number); otherwise values are
  * interpolated as text, objects as JSON. A path that does not resolve is an
  * error, never an empty string: silent blanks corrupt downstream work.
+ *
+ * `\{{` writes a literal `{{` (the backslash is dropped); paths read own
+ * properties only.
  */
 import { EnsembleError } from './errors.js';
 
-const PLACEHOLDER = /\{\{\s*([^{}]*?)\s*\}\}/g;
-const WHOLE = /^\{\{\s*([^{}]*?)\s*\}\}$/;
+/**
+ * The longest string read as a template, in UTF-16 code units (4 Mi). Planner
+ * output is model-backed, hence untrusted: rendering is linear in the
+ * template's length, and this bounds that length.
+ */
+export const MAX_TEMPLATE_LENGTH = 4 * 1024 * 1024;
+
+/** A piece of a template: literal text, or the path of a `{{ … }}` placeholder (trimmed). */
+type Piece = { text: string } | { path: string };
+
+/**
+ * Splits a template into text and placeholders in one left-to-right pass:
+ * each `{{` is closed by the next `}}` and every character is looked at a
+ * bounded number of times, so hostile input (64 KiB of whitespace after a
+ * `{{`, thousands of unclosed `{{`) costs time linear in its length. An
+ * unclosed `{{` is text. The path is everything up to the next `}}`, so
+ * `{{ a {{ b }}` has the path `a {{ b`, which no reference accepts.
+ */
+function scan(template: string): Piece[] {
+  const pieces: Piece[] = [];
+  let text = '';
+  let from = 0;
+  for (;;) {
+    const open = template.indexOf('{{', from);
+    if (open === -1) break;
+    if (open > 0 && template.charCodeAt(open - 1) === 0x5c /* \ */) {
+      text += template.slice(from, open - 1) + '{{';
+      from = open + 2;
+      continue;
+    }
+    const close = template.indexOf('}}', open + 2);
+    if (close === -1) {
+      // Unclosed: the rest is text, with its escapes read like everywhere else.
+      text += template.slice(from).replaceAll('\\{{', '{{');
+      from = template.length;
+      break;
+    }
+    text += template.slice(from, open);
+    if (text !== '') pieces.push({ text });
+    text = '';
+    pieces.push({ path: template.slice(open + 2, close).trim() });
+    from = close + 2;
+  }
+  text += template.slice(from);
+  if (text !== '') pieces.push({ text });
+  return pieces;
+}
 
 /** Every placeholder path in a value (strings nested in arrays and objects too). */
 export function listPlaceholders(value: unknown): string[] {
@@ -21,7 +69,7 @@ export function listPlaceholders(value: unknown): string[] {
 function collect(value: unknown, found: string[]): void {
   if (typeof value === 'string') {
     if (!value.includes('{{')) return;
-    for (const match of value.matchAll(PLACEHOLDER)) found.push(match[1] ?? '');
+    for (const piece of scan(value)) if ('path' in piece) found.push(piece.path);
   } else if (Array.isArray(value)) {
     for (const item of value) collect(item, found);
   } else if (value !== null && typeof value === 'object') {
@@ -29,7 +77,7 @@ function collect(value: unknown, found: string[]): void {
   }
 }
 
-/** True when the value holds any placeholder; lets hot paths skip rendering. */
+/** True when the value holds any placeholder (or escaped `{{`); lets hot paths skip rendering. */
 export function hasPlaceholders(value: unknown): boolean {
   if (typeof value === 'string') return value.includes('{{');
   if (Array.isArray(value)) return value.some(hasPlaceholders);
@@ -50,6 +98,8 @@ export function lookupPath(scope: Scope, path: string): unknown {
   for (const segment of splitPath(path)) {
     if (current === null || current === undefined) return undefined;
     if (typeof current !== 'object') return undefined;
+    // Own properties only: `{{ tasks.x.json.constructor }}` must not find Object's constructor.
+    if (!Object.hasOwn(current, segment)) return undefined;
     current = (current as Record<string, unknown>)[segment];
   }
   return current;
@@ -63,25 +113,39 @@ export interface RenderOptions {
 
 /** Renders every placeholder in a value against the scope. */
 export function renderValue<T>(value: T, scope: Scope, options: RenderOptions): T {
-  return render(value, scope, options) as T;
+  return render(value, scope, options, '') as T;
 }
 
-function render(value: unknown, scope: Scope, options: RenderOptions): unknown {
-  if (typeof value === 'string') return renderString(value, scope, options);
-  if (Array.isArray(value)) return value.map((item) => render(item, scope, options));
+function render(value: unknown, scope: Scope, options: RenderOptions, field: string): unknown {
+  if (typeof value === 'string') return renderString(value, scope, options, field);
+  if (Array.isArray(value)) return value.map((item, index) => render(item, scope, options, `${field}[${index}]`));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = render(item, scope, options);
+    for (const [key, item] of Object.entries(value)) {
+      // defineProperty: an own `__proto__` key stays a key instead of replacing the prototype.
+      Object.defineProperty(out, key, { value: render(item, scope, options, field === '' ? key : `${field}.${key}`), enumerable: true, writable: true, configurable: true });
+    }
     return out;
   }
   return value;
 }
 
-function renderString(template: string, scope: Scope, options: RenderOptions): unknown {
+function renderString(template: string, scope: Scope, options: RenderOptions, field: string): unknown {
   if (!template.includes('{{')) return template;
-  const whole = WHOLE.exec(template);
-  if (whole) return resolve(whole[1] ?? '', scope, options);
-  return template.replace(PLACEHOLDER, (_match, path: string) => toText(resolve(path, scope, options)));
+  if (template.length > MAX_TEMPLATE_LENGTH) {
+    const name = field === '' ? 'template' : field;
+    throw new EnsembleError('TEMPLATE', `${options.where}: ${name} is ${template.length} characters long; a template holds at most ${MAX_TEMPLATE_LENGTH}`, {
+      ...(options.task !== undefined ? { task: options.task } : {}),
+      field: name,
+    });
+  }
+  const pieces = scan(template);
+  const [only] = pieces;
+  // Exactly one placeholder: the value itself, so a number stays a number.
+  if (pieces.length === 1 && only !== undefined && 'path' in only) return resolve(only.path, scope, options);
+  let out = '';
+  for (const piece of pieces) out += 'path' in piece ? toText(resolve(piece.path, scope, options)) : piece.text;
+  return out;
 }
 
 function resolve(path: string, scope: Scope, options: RenderOptions): unknown {

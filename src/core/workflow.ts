@@ -95,6 +95,17 @@ export interface PlanSpec {
   server: string;
   tool: string;
   args: Record<string, unknown>;
+  /**
+   * What the planner's tasks may call: `servers` (names, also for `context`
+   * reads) and `tools` (`tool` on any allowed server, or `server.tool`).
+   * A list left out does not limit; a planned task outside either is refused.
+   */
+  allow?: PlanAllow;
+}
+
+export interface PlanAllow {
+  servers?: string[];
+  tools?: string[];
 }
 
 export interface Workflow {

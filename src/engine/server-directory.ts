@@ -15,6 +15,7 @@ import { serverMachine, type MemberStateReport } from '../../machines/server.mac
 import { createBus, type RunBus } from '../bus.js';
 import type { ServerAvailability, ServerLifecycle, ReplyTarget } from '../core/server-port.js';
 import type { ServerSpec } from '../core/workflow.js';
+import { getOwn } from '../core/own.js';
 import { CallRouter, type Member, type Pool } from './call-router.js';
 
 export interface ServerDirectoryConfig {
@@ -101,7 +102,7 @@ export class ServerDirectory {
   ensure(names: readonly string[]): void {
     const added: DirectoryServer[] = [];
     const add = (name: string) => {
-      const spec = this.specs[name];
+      const spec = getOwn(this.specs, name);
       if (!spec || this.router.pool(name)) return;
       this.router.addPool(name, spec);
       added.push({ name, spec, timeoutMs: spec.timeoutMs ?? this.config.timeoutMs });
@@ -163,7 +164,7 @@ export class ServerDirectory {
     if (report.attempt !== undefined) state.attempt = report.attempt;
     this.bus.publish(state);
     this.publishMembership(member, report, served);
-    if (report.final && this.specs[report.server]?.recovery) {
+    if (report.final && getOwn(this.specs, report.server)?.recovery) {
       const attempts = report.attempt ?? 0;
       this.bus.publish({ type: 'server.log', server: report.server, line: `recovery gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}; last error: ${report.error?.message ?? 'unknown'}` });
     }

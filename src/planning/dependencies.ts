@@ -11,6 +11,7 @@
  * and that nothing waits for itself before anything here matters.
  */
 import { listPlaceholders } from '../core/template.js';
+import { getOwn } from '../core/own.js';
 import type { TaskSpec } from '../core/workflow.js';
 
 export type DependencyMode = 'list' | 'graph';
@@ -114,7 +115,7 @@ export function listBreakdownDependencies(workflowTasks: readonly TaskSpec[], pl
   });
   const needs: Record<string, string[]> = { ...own.needs };
   for (const task of plannedTasks) {
-    const dependencies = planned.needs[task.id] ?? [];
+    const dependencies = getOwn(planned.needs, task.id) ?? [];
     const isFirst = !dependencies.some((id) => plannedIds.has(id));
     needs[task.id] = orderIds([...dependencies, ...(isFirst ? last : [])], position);
   }
@@ -164,7 +165,7 @@ export function findCycle(tasks: readonly Pick<TaskSpec, 'id'>[], needs: TaskNee
   const visit = (id: string): string[] | undefined => {
     onPath.add(id);
     path.push(id);
-    for (const dependency of needs[id] ?? []) {
+    for (const dependency of getOwn(needs, id) ?? []) {
       if (!order.has(dependency) || done.has(dependency)) continue;
       if (onPath.has(dependency)) return toRunOrder(path.slice(path.indexOf(dependency)), order);
       const found = visit(dependency);

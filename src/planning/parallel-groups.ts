@@ -5,6 +5,7 @@
  * synchronization point.
  */
 import { EnsembleError } from '../core/errors.js';
+import { getOwn } from '../core/own.js';
 import type { TaskSpec } from '../core/workflow.js';
 import { findCycle, type TaskNeeds } from './dependencies.js';
 
@@ -30,7 +31,7 @@ export function createParallelGroups(tasks: readonly Pick<TaskSpec, 'id'>[], nee
   const waitingOn = new Map<string, number>();
   const dependents = new Map<string, string[]>();
   for (const id of ids) {
-    const inside = [...new Set(needs[id] ?? [])].filter((dependency) => known.has(dependency));
+    const inside = [...new Set(getOwn(needs, id) ?? [])].filter((dependency) => known.has(dependency));
     waitingOn.set(id, inside.length);
     for (const dependency of inside) {
       const list = dependents.get(dependency);

@@ -9,6 +9,7 @@
  *   Unified Interface  ──► Aggregator Integration (never chosen for a run)
  */
 import { EnsembleError } from '../core/errors.js';
+import { getOwn } from '../core/own.js';
 import type { PatternName } from '../core/results.js';
 import type { Workflow } from '../core/workflow.js';
 import { listDependencies, type DependencyMode } from './dependencies.js';
@@ -118,7 +119,7 @@ export function selectPattern(workflow: Workflow, options: SelectPatternOptions 
   if (servers.length >= 2 && pattern !== 'multi-server') withPatterns.push('multi-server');
   // `fallback` arrives with graceful degradation; read from the raw spec so this needs no change then.
   const degradable = servers.filter((name) => {
-    const spec = workflow.servers[name];
+    const spec = getOwn(workflow.servers, name);
     return spec !== undefined && 'fallback' in spec;
   });
   if (degradable.length > 0) {

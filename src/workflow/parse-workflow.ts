@@ -6,6 +6,7 @@
  */
 import { basename, extname, isAbsolute, resolve } from 'node:path';
 import { EnsembleError } from '../core/errors.js';
+import { getOwn } from '../core/own.js';
 import {
   DEFAULT_CALL_TIMEOUT_MS,
   type FallbackSpec,
@@ -21,6 +22,7 @@ import {
   checkTaskReferences,
   listFieldPlaceholders,
 } from './references.js';
+import { checkDocumentShape } from './document-shape.js';
 import {
   formatFieldPath,
   listSchemaProblems,
@@ -66,6 +68,8 @@ export interface ParseWorkflowOptions {
  * // throws: wf.yaml: servers.fs.comand: unknown field; did you mean "command"?
  */
 export function parseWorkflow(raw: unknown, options: ParseWorkflowOptions): Workflow {
+  const shape = checkDocumentShape(raw);
+  if (shape.length > 0) throw toWorkflowError(shape, options);
   const parsed = workflowSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) throw toWorkflowError(listSchemaProblems(parsed.error), options);
   const document = parsed.data;
@@ -95,6 +99,10 @@ export function parseWorkflow(raw: unknown, options: ParseWorkflowOptions): Work
     plan = document.plan;
     const serverProblem = checkServerName(plan.server, serverNames, ['plan', 'server']);
     if (serverProblem) problems.push(serverProblem);
+    for (const [index, name] of (plan.allow?.servers ?? []).entries()) {
+      const allowProblem = checkServerName(name, serverNames, ['plan', 'allow', 'servers', index]);
+      if (allowProblem) problems.push(allowProblem);
+    }
     problems.push(...checkPlanArgs(plan.args));
   } else if (tasks.length === 0) {
     problems.push({ path: ['tasks'], message: 'a workflow needs at least one task (or a plan)' });
@@ -144,6 +152,8 @@ export function parseWorkflow(raw: unknown, options: ParseWorkflowOptions): Work
  * parseServers({ servers: { fs: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-filesystem', '.'] } } }, { dir: '.' })
  */
 export function parseServers(raw: unknown, options: ParseWorkflowOptions): Record<string, ServerSpec> {
+  const shape = checkDocumentShape(raw);
+  if (shape.length > 0) throw toWorkflowError(shape, options);
   const parsed = serversSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) throw toWorkflowError(listSchemaProblems(parsed.error), options);
   const dir = resolve(options.dir);
@@ -236,7 +246,7 @@ function checkFallbacks(servers: Record<string, ServerSpec>): Problem[] {
       const at: FieldPath = ['servers', name, 'fallback', index];
       if (step.kind === 'server') {
         if (step.server === name) problems.push({ path: [...at, 'server'], message: `a server cannot be its own fallback` });
-        else if (!(step.server in servers)) problems.push({ path: [...at, 'server'], message: `unknown server "${step.server}" (servers: ${Object.keys(servers).join(', ')})` });
+        else if (!Object.hasOwn(servers, step.server)) problems.push({ path: [...at, 'server'], message: `unknown server "${step.server}" (servers: ${Object.keys(servers).join(', ')})` });
       }
       for (const [tool, mapping] of Object.entries(step.tools)) {
         for (const { path, placeholder } of listFieldPlaceholders(mapping.args ?? {}, [...at, 'tools', tool, 'args'])) {
@@ -291,7 +301,8 @@ function substituteVariables(value: string, path: FieldPath, context: ServerCont
       context.problems.push({ path, message: `"${match}" is not a valid variable reference (write "$\${" for a literal "\${")` });
       return match;
     }
-    const variable = context.variables[trimmed];
+    // Own properties only: `${constructor}` is not set, whatever Object.prototype holds.
+    const variable = getOwn(context.variables, trimmed);
     if (variable === undefined) {
       context.problems.push({ path, message: `environment variable ${trimmed} is not set (used as ${match})` });
       return match;

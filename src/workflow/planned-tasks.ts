@@ -5,7 +5,8 @@
  */
 import { z } from 'zod';
 import { EnsembleError } from '../core/errors.js';
-import type { TaskSpec, Workflow } from '../core/workflow.js';
+import type { PlanAllow, TaskSpec, Workflow } from '../core/workflow.js';
+import { checkDocumentShape } from './document-shape.js';
 import { checkTaskReferences } from './references.js';
 import { describeValue, formatFieldPath, listSchemaProblems, taskSchema, type Problem } from './workflow.schema.js';
 
@@ -29,6 +30,7 @@ const plannedSchema = z.object({ tasks: z.array(taskSchema) });
  * into `TaskSpec`s. Planned tasks may need and read `earlierTaskIds`, and
  * each other as `checkTaskReferences` allows: in a plain list the tasks
  * before them, in a graph any planned task that is not waiting for them.
+ * Tasks outside the workflow's `plan.allow` are refused too.
  * Throws `EnsembleError('INVALID_PLAN')` with `field` (e.g. `tasks[1].server`
  * or `tasks[2].needs` for a cycle) and the planner's `server`.
  *
@@ -45,6 +47,8 @@ export function parsePlannedTasks(value: unknown, context: PlannedTasksContext):
   if (candidate === null || typeof candidate !== 'object' || !('tasks' in candidate)) {
     throw fail([{ path: [], message: `expected a list of tasks or { "tasks": [...] }, got ${describeValue(value)}` }]);
   }
+  const shape = checkDocumentShape(candidate);
+  if (shape.length > 0) throw fail(shape);
   const parsed = plannedSchema.safeParse(candidate, { reportInput: true });
   if (!parsed.success) throw fail(listSchemaProblems(parsed.error));
 
@@ -56,8 +60,36 @@ export function parsePlannedTasks(value: unknown, context: PlannedTasksContext):
     servers: Object.keys(context.workflow.servers),
     earlierTaskIds: context.earlierTaskIds,
   });
+  const allow = context.workflow.plan?.allow;
+  if (allow) problems.push(...checkAllowed(tasks, allow));
   if (problems.length > 0) throw fail(problems);
   return tasks;
+}
+
+/**
+ * Planned tasks that call outside `plan.allow`: a model-backed planner
+ * decides what runs, so the workflow's author bounds it. Each refusal names
+ * the task, what it calls and what is allowed.
+ */
+function checkAllowed(tasks: readonly TaskSpec[], allow: PlanAllow): Problem[] {
+  const problems: Problem[] = [];
+  const servers = allow.servers === undefined ? undefined : new Set(allow.servers);
+  const tools = allow.tools === undefined ? undefined : new Set(allow.tools);
+  const listed = (names: readonly string[]) => (names.length === 0 ? 'none' : names.join(', '));
+  tasks.forEach((task, index) => {
+    if (servers && !servers.has(task.server)) {
+      problems.push({ path: ['tasks', index, 'server'], message: `task "${task.id}" calls server "${task.server}", which plan.allow.servers does not list (allowed: ${listed(allow.servers ?? [])})` });
+    } else if (tools && !tools.has(task.tool) && !tools.has(`${task.server}.${task.tool}`)) {
+      problems.push({ path: ['tasks', index, 'tool'], message: `task "${task.id}" calls ${task.server}.${task.tool}, which plan.allow.tools does not list (allowed: ${listed(allow.tools ?? [])})` });
+    }
+    if (!servers) return;
+    task.context.forEach((ref, refIndex) => {
+      if (!servers.has(ref.server)) {
+        problems.push({ path: ['tasks', index, 'context', refIndex, 'server'], message: `task "${task.id}" reads ${ref.uri} from server "${ref.server}", which plan.allow.servers does not list (allowed: ${listed(allow.servers ?? [])})` });
+      }
+    });
+  });
+  return problems;
 }
 
 function toPlanError(problems: Problem[], planner: string, server: string): EnsembleError {

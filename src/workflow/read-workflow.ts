@@ -2,11 +2,13 @@
  * Reading a workflow file: syntax errors carry the line they are on, and
  * validation errors the line of the field concerned.
  */
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { EnsembleError } from '../core/errors.js';
 import type { Workflow } from '../core/workflow.js';
+import { MAX_NESTING_DEPTH } from './document-shape.js';
 import { parseWorkflow, type ParseWorkflowOptions } from './parse-workflow.js';
 import type { FieldPath } from './workflow.schema.js';
 
@@ -16,7 +18,8 @@ import type { FieldPath } from './workflow.schema.js';
  * JSON. Relative paths in the workflow resolve against the file's folder.
  *
  * Throws `EnsembleError` with code `WORKFLOW_NOT_FOUND`, `YAML_SYNTAX` (with
- * `line`) or `INVALID_WORKFLOW` (see `parseWorkflow`).
+ * `line`) or `INVALID_WORKFLOW` (see `parseWorkflow`; also for a file that is
+ * not a regular file, or is larger than `MAX_WORKFLOW_BYTES`).
  *
  * @example
  * const workflow = await readWorkflowFile('examples/copy.yaml')
@@ -34,19 +37,71 @@ interface Source {
   lineOf: (path: FieldPath) => number | undefined;
 }
 
+/** The largest workflow file read (4 MiB): a workflow is a page of YAML, and `/dev/zero` must not be read to exhaustion. */
+export const MAX_WORKFLOW_BYTES = 4 * 1024 * 1024;
+
+/**
+ * YAML alias expansions allowed (the `yaml` library's `maxAliasCount`, which
+ * multiplies each alias by the aliases inside what it points at). Its default
+ * of 100 refused ordinary files that reuse one anchor for many servers; 10,000
+ * still stops a "billion laughs" document after a few levels.
+ */
+export const MAX_YAML_ALIAS_COUNT = 10_000;
+
+/**
+ * Reads the file through one descriptor: opened without blocking (a FIFO
+ * would otherwise wait for a writer forever), checked with `fstat` to be a
+ * regular file of bounded size, then read to at most one byte past the cap
+ * (the file may grow after the check).
+ */
 async function readText(path: string, absolute: string): Promise<string> {
+  let handle: Awaited<ReturnType<typeof open>>;
   try {
-    return await readFile(absolute, 'utf8');
+    handle = await open(absolute, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const message =
-      code === 'ENOENT' || code === 'ENOTDIR'
-        ? `workflow file not found: ${path}`
-        : code === 'EISDIR'
-          ? `${path} is a folder, not a workflow file`
-          : `cannot read workflow file ${path}: ${(error as Error).message}`;
-    throw new EnsembleError('WORKFLOW_NOT_FOUND', message, { file: path, cause: error });
+    throw toReadError(path, error);
   }
+  try {
+    const stats = await handle.stat();
+    if (stats.isDirectory()) throw new EnsembleError('WORKFLOW_NOT_FOUND', `${path} is a folder, not a workflow file`, { file: path });
+    if (!stats.isFile()) throw new EnsembleError('INVALID_WORKFLOW', `${path} is not a regular file (a pipe, socket or device): a workflow file must be a plain file`, { file: path });
+    if (stats.size > MAX_WORKFLOW_BYTES) throw tooLarge(path);
+    // Sized by fstat plus one byte, so a file that grew after the check is seen to have grown.
+    let buffer = Buffer.alloc(stats.size + 1);
+    let length = 0;
+    for (;;) {
+      if (length === buffer.length) {
+        if (length > MAX_WORKFLOW_BYTES) throw tooLarge(path);
+        const grown = Buffer.alloc(Math.min(buffer.length * 2, MAX_WORKFLOW_BYTES + 1));
+        buffer.copy(grown);
+        buffer = grown;
+      }
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > MAX_WORKFLOW_BYTES) throw tooLarge(path);
+    return buffer.toString('utf8', 0, length);
+  } catch (error) {
+    throw error instanceof EnsembleError ? error : toReadError(path, error);
+  } finally {
+    await handle.close();
+  }
+}
+
+function tooLarge(path: string): EnsembleError {
+  return new EnsembleError('INVALID_WORKFLOW', `${path} is larger than ${MAX_WORKFLOW_BYTES} bytes, the most a workflow file may hold`, { file: path });
+}
+
+function toReadError(path: string, error: unknown): EnsembleError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const message =
+    code === 'ENOENT' || code === 'ENOTDIR'
+      ? `workflow file not found: ${path}`
+      : code === 'EISDIR'
+        ? `${path} is a folder, not a workflow file`
+        : `cannot read workflow file ${path}: ${(error as Error).message}`;
+  return new EnsembleError('WORKFLOW_NOT_FOUND', message, { file: path, cause: error });
 }
 
 /** Editors on Windows like to add one; JSON.parse rejects it. */
@@ -62,10 +117,14 @@ function readYaml(text: string, file: string): Source {
   if (error) {
     const position = error.linePos?.[0];
     // With prettyErrors the message ends with " at line L, column C:" and a code excerpt; we report the position ourselves.
+    const first = (error.message.split('\n')[0] ?? error.message).replace(/ at line \d+, column \d+:?$/, '');
     const what =
       error.code === 'MULTIPLE_DOCS'
         ? 'a workflow file holds one YAML document, but this one has more (a second "---")'
-        : (error.message.split('\n')[0] ?? error.message).replace(/ at line \d+, column \d+:?$/, '');
+        : // The parser recurses per level: a document nested hundreds deep overflows its stack.
+          /Maximum call stack size exceeded/.test(first)
+          ? `nested too deeply (a workflow nests at most ${MAX_NESTING_DEPTH} levels of lists and mappings)`
+          : first;
     const where = position ? `line ${position.line}, column ${position.col}: ` : '';
     throw new EnsembleError('YAML_SYNTAX', `${file}: ${where}${what}`, {
       file,
@@ -76,7 +135,7 @@ function readYaml(text: string, file: string): Source {
   let value: unknown;
   try {
     // An empty file has null contents; `undefined` makes the message say "got nothing" rather than "got null".
-    value = document.contents === null ? undefined : document.toJS();
+    value = document.contents === null ? undefined : document.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT });
   } catch (cause) {
     // e.g. too many alias expansions: still a problem with the text, not the workflow.
     throw new EnsembleError('YAML_SYNTAX', `${file}: ${(cause as Error).message}`, { file, cause });

@@ -88,7 +88,10 @@ export function checkTaskReferences(tasks: readonly TaskSpec[], options: TaskRef
   tasks.forEach((task, index) => {
     const taskAt = [...at, index];
     const first = firstIndex.get(task.id);
-    if (earlier.has(task.id)) {
+    if (task.id === '__proto__') {
+      // Task ids key results and schedules; this one would set an object's prototype instead.
+      problems.push({ path: [...taskAt, 'id'], message: 'task id "__proto__" is reserved; pick another id' });
+    } else if (earlier.has(task.id)) {
       problems.push({ path: [...taskAt, 'id'], message: `task id "${task.id}" is already used by an earlier task` });
     } else if (first !== undefined && first !== index) {
       problems.push({

@@ -32,8 +32,19 @@ const textValue = z.preprocess(
   z.string(),
 );
 
+/** The longest wait a Node timer honours; a longer one fires after 1 ms instead. */
+export const MAX_DURATION_MS = 2_147_483_647;
+
+/** Most replicas one server may have: each is a process or session, and a typo (`100000000`) must not start a fork bomb. */
+export const MAX_REPLICAS = 64;
+
 // A fraction fails `int()` as a type error, which `listSchemaProblems` words as "expected a whole number".
-const timeoutMs = z.number().int().positive({ error: 'must be greater than 0' });
+// Every duration in the document is one of these, so none can exceed what a timer can wait.
+const timeoutMs = z
+  .number()
+  .int()
+  .positive({ error: 'must be greater than 0' })
+  .max(MAX_DURATION_MS, { error: `must be at most ${MAX_DURATION_MS} ms (about 24.8 days, the longest a Node timer waits)` });
 
 /** A count of things running at once: replicas, concurrency. */
 const atLeastOne = z.number().int().min(1, { error: 'must be at least 1' });
@@ -114,8 +125,8 @@ const serverShape = {
   url: httpUrl.optional(),
   headers: z.record(z.string(), textValue).optional(),
   // both
-  /** Default 1. */
-  replicas: atLeastOne.optional(),
+  /** Default 1; at most `MAX_REPLICAS`. */
+  replicas: atLeastOne.max(MAX_REPLICAS, { error: `must be at most ${MAX_REPLICAS} (each replica is a process or session of its own)` }).optional(),
   timeoutMs: timeoutMs.optional(),
   /** `lazy` (default): started when a run first needs it; `eager`: when its ensemble is created. */
   start: z.enum(['eager', 'lazy']).optional(),
@@ -213,10 +224,17 @@ export const taskSchema = z.strictObject(taskShape).transform(
   }),
 );
 
+/** What a planner's tasks may call; see `PlanAllow`. */
+const planAllowShape = {
+  servers: z.array(serverName).optional(),
+  tools: z.array(nonEmptyText).optional(),
+};
+
 const planShape = {
   server: nonEmptyText,
   tool: nonEmptyText,
   args: toolArgs.default({}),
+  allow: z.strictObject(planAllowShape).optional(),
 };
 
 export const planSchema = z.strictObject(planShape);
@@ -291,6 +309,7 @@ const KEYS = {
   task: Object.keys(taskShape),
   resource: Object.keys(resourceRefShape),
   plan: Object.keys(planShape),
+  planAllow: Object.keys(planAllowShape),
 };
 
 /** Which object a path points at; paths are the same for workflows and planner results. */
@@ -299,6 +318,7 @@ function allowedKeysAt(path: FieldPath): string[] | undefined {
   if (path.length === 0) return KEYS.workflow;
   if (first === 'servers' && path.length === 2) return KEYS.server;
   if (first === 'plan' && path.length === 1) return KEYS.plan;
+  if (first === 'plan' && path[1] === 'allow' && path.length === 2) return KEYS.planAllow;
   if (first === 'tasks' && path.length === 2) return KEYS.task;
   if (first === 'tasks' && third === 'context' && path.length === 4) return KEYS.resource;
   return undefined;

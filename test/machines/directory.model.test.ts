@@ -17,7 +17,7 @@ import type { ToolInfo } from '../../src/core/results.js';
 import type { ServerLifecycle, ServerMemberInput } from '../../src/core/server-port.js';
 import type { ServerSpec } from '../../src/core/workflow.js';
 import { degradationMachine, type DegradationEvent, type DegradationNotice } from '../../machines/degradation.machine.js';
-import { directoryMachine, type DirectoryEvent, type DirectoryServer, type MemberSummary } from '../../machines/directory.machine.js';
+import { directoryMachine, memberSystemId, type DirectoryEvent, type DirectoryServer, type MemberSummary } from '../../machines/directory.machine.js';
 import type { MemberStateReport, ServerMachine } from '../../machines/server.machine.js';
 import { createCoverage, createMachineModel, listEdgePaths } from '../support/transition-coverage.js';
 import { failure, stdio } from './degradation-input.js';
@@ -305,10 +305,10 @@ function checkInvariants(live: ReturnType<typeof startDirectory>, members: Recor
       .sort()
       .map((id) => {
         const server = SERVERS.find((entry) => entry.name === members[id]!.server)!;
-        return { id, input: { name: server.name, replica: members[id]!.replica, spec: server.spec, timeoutMs: server.timeoutMs }, received: [], stopped: closed };
+        return { id: memberSystemId(id), input: { name: server.name, replica: members[id]!.replica, spec: server.spec, timeoutMs: server.timeoutMs }, received: [], stopped: closed };
       }),
     // A degradation machine only for the server with a fallback chain, none for `fx`; all stopped on close.
-    children: added ? ['cc#1', 'cc#2', 'degradation:cc', 'fx#1'].map((id) => [id, closed ? 'stopped' : 'active']) : [],
+    children: added ? ['degradation:cc', 'server:cc#1', 'server:cc#2', 'server:fx#1'].map((id) => [id, closed ? 'stopped' : 'active']) : [],
     // The degradation machine's mode follows the pools it was told about.
     degradation: added && !closed
       ? {
