@@ -15,7 +15,7 @@ it('passes the inspect option to the orchestrator and every server actor', async
   );
   expect(report.status).toBe('completed');
   const actorIds = new Set(events.filter((event) => event.type === '@xstate.actor').map((event) => (event.actorRef as unknown as { id: string }).id));
-  expect(actorIds).toContain('fx#1');
+  expect(actorIds).toContain('server:fx#1');
   expect(actorIds).toContain('serverPort');
   expect(actorIds).toContain('connection');
   const states = events
