@@ -68,9 +68,10 @@ function slope(points: Array<[number, number]>): number {
   return num / den;
 }
 
-async function importRss(module: string, dir: string): Promise<number> {
-  const script = join(dir, `rss-${module.replace(/\W/g, '_')}.mjs`);
-  writeFileSync(script, `await import(${JSON.stringify(module)});\nglobalThis.gc?.();\nprocess.stdout.write(String(process.memoryUsage().rss));\n`);
+async function importRss(modules: string[], dir: string): Promise<number> {
+  const script = join(dir, `rss-${modules.join('-').replace(/\W/g, '_').slice(-60)}.mjs`);
+  const imports = modules.map((module) => `await import(${JSON.stringify(module)});`).join('\n');
+  writeFileSync(script, `${imports}\nglobalThis.gc?.();\nprocess.stdout.write(String(process.memoryUsage().rss));\n`);
   const { stdout } = await exec(process.execPath, ['--expose-gc', script], { cwd: dir });
   return Number(stdout) / (1024 * 1024);
 }
@@ -118,8 +119,8 @@ export async function run(context: BenchContext): Promise<BenchResult> {
     const sdkSlope = slopeOf(samples.sdk, 'wallMs');
     const cliCpuSlope = slopeOf(samples.cli, 'cpuMs');
     const sdkCpuSlope = slopeOf(samples.sdk, 'cpuMs');
-    const ensembleRss = await importRss(join(REPO_ROOT, 'dist/src/index.js'), dir);
-    const sdkRss = await importRss('@modelcontextprotocol/sdk/client/stdio.js', REPO_ROOT);
+    const ensembleRss = await importRss([join(REPO_ROOT, 'dist/src/index.js')], dir);
+    const sdkRss = await importRss(['@modelcontextprotocol/sdk/client/index.js', '@modelcontextprotocol/sdk/client/stdio.js'], REPO_ROOT);
     const oneTaskRatio = cli1.median / sdk1.median;
     const met = (ok: boolean) => (ok ? 'met' : 'not met');
     const figures = {
