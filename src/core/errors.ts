@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'SERVER_START_FAILED'
   | 'SERVER_UNAVAILABLE'
   | 'UNKNOWN_TOOL'
+  | 'INVALID_ARGUMENTS'
   | 'TOOL_ERROR'
   | 'CALL_FAILED'
   | 'CALL_TIMEOUT'
@@ -57,6 +58,8 @@ const INPUT_CODES: ReadonlySet<ErrorCode> = new Set([
   'TEMPLATE',
   // A task names a tool its server does not have: found before anything runs.
   'UNKNOWN_TOOL',
+  // A task's literal arguments do not fit its tool's input schema: found before anything runs.
+  'INVALID_ARGUMENTS',
 ]);
 
 export class EnsembleError extends Error {
