@@ -53,7 +53,7 @@ export async function readWorkflowFile(path: string, options: Pick<ParseWorkflow
 
 interface Source {
   value: unknown;
-  lineOf: (path: FieldPath) => number | undefined;
+  lineOf: (path: FieldPath) => { line: number; column: number } | undefined;
 }
 
 /** The largest workflow file read (4 MiB): a workflow is a page of YAML, and `/dev/zero` must not be read to exhaustion. */
@@ -147,7 +147,7 @@ function readYaml(yaml: Yaml, text: string, file: string): Source {
     const where = position ? `line ${position.line}, column ${position.col}: ` : '';
     throw new EnsembleError('YAML_SYNTAX', `${file}: ${where}${what}`, {
       file,
-      ...(position ? { line: position.line } : {}),
+      ...(position ? { line: position.line, column: position.col } : {}),
       cause: error,
     });
   }
@@ -198,7 +198,7 @@ function findJsonErrorLine(message: string, text: string): number | undefined {
  * a mapping entry (an unknown key, a wrong value), or the nearest parent
  * when the field is missing.
  */
-function findLine(yaml: Yaml, document: Document, lineCounter: LineCounter, path: FieldPath): number | undefined {
+function findLine(yaml: Yaml, document: Document, lineCounter: LineCounter, path: FieldPath): { line: number; column: number } | undefined {
   let node: unknown = document.contents;
   let found: Node | undefined = isNode(yaml, node) ? node : undefined;
   for (const segment of path) {
@@ -216,7 +216,9 @@ function findLine(yaml: Yaml, document: Document, lineCounter: LineCounter, path
     }
   }
   const offset = found?.range?.[0];
-  return offset === undefined ? undefined : lineCounter.linePos(offset).line;
+  if (offset === undefined) return undefined;
+  const { line, col } = lineCounter.linePos(offset);
+  return { line, column: col };
 }
 
 function isNode(yaml: Yaml, value: unknown): value is Node {
