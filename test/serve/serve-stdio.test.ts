@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_NAMING, toShortenedName } from '../../src/serve/exposed-names.js';
 import { toAggregateUri } from '../../src/serve/resource-uris.js';
 import { createTempDir, FIXTURE_SERVER, isProcessAlive } from '../support/fixture.js';
-import { connectStdio, EVERYTHING, namesOf, textOf, writeConfig, type WatchedClient } from './serve-client.js';
+import { connectStdio, EVERYTHING, MEMORY, namesOf, textOf, writeConfig, type WatchedClient } from './serve-client.js';
 
 const LONG = 'a-backend-whose-name-alone-takes-most-of-the-sixty-four-chars';
 
@@ -30,6 +30,8 @@ describe('ensemble serve over stdio', () => {
         everything: { command: process.execPath, args: [EVERYTHING, 'stdio'] },
         [LONG]: { command: process.execPath, args: [FIXTURE_SERVER], allow: ['echo', 'add'] },
         victim: { command: process.execPath, args: [FIXTURE_SERVER, '--name', 'victim'], allow: ['echo', 'pids'] },
+        memory: { command: process.execPath, args: [MEMORY], env: { MEMORY_FILE_PATH: join(temp.dir, 'memory.jsonl') } },
+        broken: { command: process.execPath, args: [FIXTURE_SERVER, '--exit-at-start', '3'] },
       },
     });
     served = await connectStdio(config);
@@ -56,6 +58,16 @@ describe('ensemble serve over stdio', () => {
       expect(rest).toEqual(originalRest);
       expect(description).toBe(`[from fix] ${originalDescription}`);
     }
+  });
+
+  it('serves the other backends while one cannot start, and ensemble_status says why', async () => {
+    expect(namesOf(served.tools())).toEqual(expect.arrayContaining(['memory__create_entities', 'memory__read_graph']));
+    expect(namesOf(served.tools()).some((name) => name.startsWith('broken__'))).toBe(false);
+    const status = JSON.parse(textOf(await served.client.callTool({ name: 'ensemble_status', arguments: {} }))) as { backends: { server: string; state: string; error?: string }[] };
+    const broken = status.backends.find((backend) => backend.server === 'broken');
+    expect(broken?.state).not.toBe('serving');
+    expect(broken?.error).toMatch(/server "broken" failed to start.*exited with code 3/);
+    expect(textOf(await served.client.callTool({ name: 'memory__read_graph', arguments: {} }))).toContain('entities');
   });
 
   it('applies allow and deny lists per server', () => {
