@@ -19,6 +19,7 @@ const LONG = 'a-backend-whose-name-alone-takes-most-of-the-sixty-four-chars';
 describe('ensemble serve over stdio', () => {
   const temp = createTempDir('ensemble-serve-');
   const log = join(temp.dir, 'fix.jsonl');
+  const victimLog = join(temp.dir, 'victim.jsonl');
   let served: WatchedClient & { stderr: () => string };
   let direct: Client;
   let directTools: Tool[];
@@ -29,7 +30,7 @@ describe('ensemble serve over stdio', () => {
         fix: { command: process.execPath, args: [FIXTURE_SERVER, '--name', 'fix', '--log-file', log], deny: ['crash', 'spew'] },
         everything: { command: process.execPath, args: [EVERYTHING, 'stdio'] },
         [LONG]: { command: process.execPath, args: [FIXTURE_SERVER], allow: ['echo', 'add'] },
-        victim: { command: process.execPath, args: [FIXTURE_SERVER, '--name', 'victim'], allow: ['echo', 'pids'] },
+        victim: { command: process.execPath, args: [FIXTURE_SERVER, '--name', 'victim', '--log-file', victimLog], allow: ['echo', 'pids', 'sleep'] },
         memory: { command: process.execPath, args: [MEMORY], env: { MEMORY_FILE_PATH: join(temp.dir, 'memory.jsonl') } },
         broken: { command: process.execPath, args: [FIXTURE_SERVER, '--exit-at-start', '3'] },
       },
@@ -74,7 +75,7 @@ describe('ensemble serve over stdio', () => {
     const names = namesOf(served.tools());
     expect(names).not.toContain('fix__crash');
     expect(names).not.toContain('fix__spew');
-    expect(names.filter((name) => name.startsWith('victim__')).sort()).toEqual(['victim__echo', 'victim__pids']);
+    expect(names.filter((name) => name.startsWith('victim__')).sort()).toEqual(['victim__echo', 'victim__pids', 'victim__sleep']);
   });
 
   it('routes a call to its backend and returns the result unchanged', async () => {
@@ -147,7 +148,14 @@ describe('ensemble serve over stdio', () => {
   it('withdraws a killed backend (list_changed, tools gone, calls answer isError naming it) and brings it back in the same session', async () => {
     const { pid } = JSON.parse(textOf(await served.client.callTool({ name: 'victim__pids', arguments: {} }))) as { pid: number };
     const before = served.listChanged();
+    const inFlight = served.client.callTool({ name: 'victim__sleep', arguments: { ms: 600_000 } });
+    await vi.waitFor(() => expect(readFileSync(victimLog, 'utf8')).toContain('"tool":"sleep"'));
     process.kill(pid, 'SIGKILL');
+
+    // The call in flight answers, naming the server and the cause, instead of hanging.
+    const lost = await inFlight;
+    expect(lost.isError).toBe(true);
+    expect(textOf(lost)).toMatch(/server "victim": tool "sleep" failed: .*SIGKILL/);
 
     const withdrawn = await served.waitForTools((tools) => !namesOf(tools).includes('victim__echo'));
     expect(served.listChanged()).toBeGreaterThan(before);
