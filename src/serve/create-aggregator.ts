@@ -108,6 +108,7 @@ export function createAggregator(options: AggregatorConfig): Aggregator {
   const resources: ResourceContext = { directory, servers: () => Object.keys(config.servers), timeoutOf };
   const prompts = new PromptCatalog(resources, naming);
 
+  const hasServed = (server: string) => directory.router.pool(server)?.members.some((member) => member.served) ?? false;
   const membership: Subscription = directory.bus.events$.subscribe((event) => {
     let changed = false;
     if (event.type === 'server.joined' || event.type === 'server.restored' || event.type === 'server.tools') {
@@ -116,8 +117,8 @@ export function createAggregator(options: AggregatorConfig): Aggregator {
     } else if (event.type === 'server.withdrawn') {
       changed = catalog.update(event.server, event.tools, event.error);
       log(`server "${event.server}" withdrawn: ${event.error.message}`);
-    } else if (event.type === 'server.state' && event.state === 'unavailable' && event.error && !catalog.errorOf(event.server)) {
-      // A server that never served: nothing to withdraw, but calls and the status name its cause.
+    } else if (event.type === 'server.state' && event.state === 'unavailable' && event.error && !hasServed(event.server)) {
+      // A server that never served: no withdrawal will come, but calls and the status name its cause.
       changed = catalog.update(event.server, [], event.error);
       log(`server "${event.server}" unavailable: ${event.error.message}`);
     }

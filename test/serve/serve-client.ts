@@ -25,6 +25,8 @@ export interface WatchedClient {
   tools(): Tool[];
   /** How many list_changed notifications arrived so far. */
   listChanged(): number;
+  /** Every list fetched, in order, the first one included. */
+  history: Tool[][];
   /** Log notifications received, as their `data`. */
   logs: unknown[];
   /** Waits until the latest list satisfies `predicate`, fetched after a list_changed. */
@@ -80,12 +82,14 @@ async function watch(transport: StdioClientTransport | StreamableHTTPClientTrans
   let latest: Tool[] = [];
   let changes = 0;
   const logs: unknown[] = [];
+  const history: Tool[][] = [];
   let fetched = Promise.resolve();
   client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
     changes++;
     // Fetched in order, so `latest` is always the list as of the last notification.
     fetched = fetched.then(async () => {
       latest = (await client.listTools()).tools;
+      history.push(latest);
     }).catch(() => undefined);
   });
   client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => {
@@ -93,10 +97,12 @@ async function watch(transport: StdioClientTransport | StreamableHTTPClientTrans
   });
   await client.connect(transport);
   latest = (await client.listTools()).tools;
+  history.push(latest);
   return {
     client,
     tools: () => latest,
     listChanged: () => changes,
+    history,
     logs,
     async waitForTools(predicate) {
       await vi.waitFor(() => {

@@ -36,13 +36,18 @@ describe('ensemble serve with a fallback chain', () => {
   it('keeps listing what the fallback serves while the backend is down, and routes calls to it', async () => {
     expect(textOf(await served.client.callTool({ name: 'primary__echo', arguments: { text: 'hi' } }))).toBe('hi');
     const { pid } = JSON.parse(textOf(await served.client.callTool({ name: 'primary__pids', arguments: {} }))) as { pid: number };
+    const before = served.listChanged();
     process.kill(pid, 'SIGKILL');
 
     const degraded = await served.waitForTools((tools) => !namesOf(tools).includes('primary__pids'));
     expect(namesOf(degraded).sort()).toEqual(['backup__noop', 'ensemble_status', 'primary__echo']);
+    // Never listed without it on the way (no flicker between the death and the withdrawal).
+    for (const list of served.history) expect(namesOf(list)).toContain('primary__echo');
     // The schema is still the primary's own.
     expect(degraded.find((tool) => tool.name === 'primary__echo')?.inputSchema).toMatchObject({ properties: { text: { type: 'string' } } });
     expect(textOf(await served.client.callTool({ name: 'primary__echo', arguments: { text: 'hi' } }))).toBe('backup says hi');
+    // One change, one notification (read before the reply above, which came after it on the same stream).
+    expect(served.listChanged() - before).toBe(1);
     const refused = await served.client.callTool({ name: 'primary__pids', arguments: {} });
     expect(refused.isError).toBe(true);
     expect(textOf(refused)).toMatch(/server "primary"/);
