@@ -31,6 +31,8 @@ describe('ensemble serve over stdio', () => {
         everything: { command: process.execPath, args: [EVERYTHING, 'stdio'] },
         [LONG]: { command: process.execPath, args: [FIXTURE_SERVER], allow: ['echo', 'add'] },
         victim: { command: process.execPath, args: [FIXTURE_SERVER, '--name', 'victim', '--log-file', victimLog], allow: ['echo', 'pids', 'sleep'] },
+        // Calls time out after 2 s unless progress keeps them alive.
+        patient: { command: process.execPath, args: [EVERYTHING, 'stdio'], timeoutMs: 2_000, allow: ['trigger-long-running-operation'] },
         memory: { command: process.execPath, args: [MEMORY], env: { MEMORY_FILE_PATH: join(temp.dir, 'memory.jsonl') } },
         broken: { command: process.execPath, args: [FIXTURE_SERVER, '--exit-at-start', '3'] },
       },
@@ -111,6 +113,18 @@ describe('ensemble serve over stdio', () => {
     // the notification a microtask later, after the call's progress handler is gone. Direct clients lose it too.
     expect(progress.slice(0, 2)).toEqual([1, 2]);
     expect(progress.length).toBeLessThanOrEqual(3);
+  });
+
+  it('lets progress keep a backend call alive past its timeout', async () => {
+    const progress: number[] = [];
+    // 5 s of work, progress every 0.5 s, against a 2 s timeout that each progress notification resets.
+    const result = await served.client.callTool({ name: 'patient__trigger-long-running-operation', arguments: { duration: 5, steps: 10 } }, CallToolResultSchema, {
+      onprogress: (update) => progress.push(update.progress),
+      timeout: 60_000,
+    });
+    expect(result.isError).not.toBe(true);
+    expect(textOf(result)).toContain('Long running operation completed');
+    expect(progress.length).toBeGreaterThanOrEqual(9);
   });
 
   it("cancels the backend call when the client cancels its call", async () => {
