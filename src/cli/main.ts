@@ -5,6 +5,7 @@
  *   ensemble run <file> [--json] [--quiet] [--pattern p]
  *   ensemble explain <file> [--json] [--pattern p]
  *   ensemble tools <file> [--server s] [--json]
+ *   ensemble serve --config <file> [--http host:port] [--accept-changed]
  *   ensemble help [command]
  */
 import process from 'node:process';
@@ -25,6 +26,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   run: { usage: 'run <file> [options]', summary: 'Run a workflow file (YAML or JSON) and print its output', load: async () => toLoadedCommand((await import('./run-command.js')).runCommand) },
   explain: { usage: 'explain <file> [options]', summary: 'Show which pattern a workflow would run with, and why, without starting anything', load: async () => toLoadedCommand((await import('./explain-command.js')).explainCommand) },
   tools: { usage: 'tools <file> [options]', summary: "List each server's tools with their input schemas (starts the servers, runs nothing)", load: async () => toLoadedCommand((await import('./tools-command.js')).toolsCommand) },
+  serve: { usage: 'serve --config <file> [options]', summary: 'Serve every server of a config as one MCP server (stdio, or Streamable HTTP with --http)', load: async () => toLoadedCommand((await import('./serve-command.js')).serveCommand) },
   help: { usage: 'help [command]', summary: 'Show help for a command', load: () => Promise.reject(new Error('help is answered by the CLI itself')) },
 };
 

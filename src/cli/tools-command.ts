@@ -20,7 +20,7 @@ export const toolsCommand = defineCliCommand({
   usage: 'tools <file> [options]',
   summary: "List each server's tools with their input schemas (starts the servers, runs nothing)",
   options: {
-    file: { type: 'positional', description: 'a workflow file (its servers are listed)', required: true },
+    file: { type: 'positional', description: 'a workflow file, or a serve config (servers, or mcpServers JSON)', required: true },
     server: { type: 'string', valueHint: 'name', description: 'only this server' },
     json: { type: 'boolean', description: 'print one JSON object: { servers: [{ server, tools, error }] }' },
   },
@@ -45,8 +45,19 @@ export const toolsCommand = defineCliCommand({
   },
 });
 
+/** A workflow file's servers, or a serve config's (`servers` alone, or `mcpServers` JSON). */
 async function readServers(file: string): Promise<Readonly<Record<string, ServerSpec>>> {
-  return (await readWorkflowFile(file)).servers;
+  try {
+    return (await readWorkflowFile(file)).servers;
+  } catch (error) {
+    if (!(error instanceof EnsembleError) || error.code !== 'INVALID_WORKFLOW') throw error;
+    const { readServeConfig } = await import('../serve/serve-config.js');
+    try {
+      return readServeConfig(file).servers;
+    } catch {
+      throw error; // not a config either: the workflow's own complaint is the useful one
+    }
+  }
 }
 
 function checkServer(servers: Readonly<Record<string, ServerSpec>>, name: string): string {
