@@ -7,6 +7,11 @@ export { runWorkflow, loadWorkflow, type RunWorkflowOptions, type WorkflowSource
 export { createRun, type Run, type RunOptions } from './engine/create-run.js';
 export { createEnsemble, type Ensemble, type EnsembleConfig, type EnsembleRunOptions } from './engine/create-ensemble.js';
 
+// The aggregator MCP server (`ensemble serve`)
+export { createAggregator, type Aggregator, type AggregatorConfig } from './serve/create-aggregator.js';
+export type { HttpListener } from './serve/http-endpoint.js';
+export type { ToolFilter } from './serve/tool-filter.js';
+
 // Workflow files
 export { readWorkflowFile } from './workflow/read-workflow.js';
 export { parseWorkflow, parseServers, type ParseWorkflowOptions } from './workflow/parse-workflow.js';

@@ -34,7 +34,7 @@ import { toErrorResult } from './backend-errors.js';
 import { DescriptionPins, type PinFlag } from './description-pins.js';
 import { toExposedName, toNamingOptions } from './exposed-names.js';
 import { forwardToolCall, unavailableMessage, type ForwardContext } from './forward-tool-call.js';
-import { listenHttp, type HttpListener } from './http-endpoint.js';
+import type { HttpListener } from './http-endpoint.js';
 import { parseServeConfig, readServeConfig, type ServeConfig, type ServeOptions } from './serve-config.js';
 import { readStatus, STATUS_TOOL, STATUS_TOOL_NAME, toStatusResult } from './status-tool.js';
 import { ToolCatalog } from './tool-catalog.js';
@@ -181,6 +181,9 @@ export function createAggregator(options: AggregatorConfig): Aggregator {
       await createSession().connect(transport);
     },
     async listen({ http }) {
+      // Loaded on first use: the SDK's Streamable HTTP server transport brings Hono's Node adapter
+      // and undici (≈ 60 ms of start-up) that stdio serving and the library's runs never need.
+      const { listenHttp } = await import('./http-endpoint.js');
       const listener = await listenHttp({ host: http.host ?? '127.0.0.1', port: http.port, createSession });
       listeners.add(listener);
       return listener;

@@ -9,7 +9,10 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestHandlerExtra, RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { CallToolResultSchema, McpError, type CallToolRequest, type CallToolResult, type ServerNotification, type ServerRequest } from '@modelcontextprotocol/sdk/types.js';
-import { firstValueFrom, of, timeout } from 'rxjs';
+// From their own modules: RxJS's index is 223 CommonJS files on Node (see src/bus.ts).
+import { firstValueFrom } from 'rxjs/internal/firstValueFrom';
+import { of } from 'rxjs/internal/observable/of';
+import { timeout } from 'rxjs/internal/operators/timeout';
 import { ofType } from '../bus.js';
 import type { ServerReport } from '../core/server-port.js';
 import type { RunScope } from '../engine/call-router.js';

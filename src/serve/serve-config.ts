@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { EnsembleError } from '../core/errors.js';
 import type { ServerSpec } from '../core/workflow.js';
 import { parseServers } from '../workflow/parse-workflow.js';
@@ -45,7 +45,7 @@ export function readServeConfig(file: string): ServeConfig {
   }
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    raw = parseConfigText(text);
   } catch (error) {
     throw new EnsembleError('YAML_SYNTAX', `serve config ${file} is not valid JSON or YAML: ${(error as Error).message}`, { file, cause: error });
   }
@@ -117,4 +117,17 @@ function toNames(value: unknown, field: string, where: { file?: string }): strin
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * JSON first (the `mcpServers` files clients write are JSON), YAML only when that fails: `yaml` is
+ * 72 CommonJS files, loaded here on demand so importing Ensemble does not pay for them.
+ */
+function parseConfigText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    const yaml = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+    return yaml.parse(text);
+  }
 }
