@@ -138,6 +138,22 @@ export interface Workflow {
    * only those its tasks name are acquired for a run.
    */
   sharedServers?: string[];
+  /**
+   * What the workflow takes from its caller, by name (`{{ inputs.<name> }}` in task args and
+   * the output): `ensemble serve --workflows` lists the workflow as a tool with these as its
+   * input schema. Values are bound before a run (see `bindInputs`).
+   */
+  inputs?: Record<string, InputSpec>;
+}
+
+/** The JSON types an input may take. */
+export type InputType = 'string' | 'number' | 'integer' | 'boolean' | 'object' | 'array';
+
+/** One declared input: JSON-Schema-like. An input with no `default` is required. */
+export interface InputSpec {
+  type: InputType;
+  description?: string;
+  default?: unknown;
 }
 
 export const DEFAULT_CALL_TIMEOUT_MS = 60_000;

@@ -10,6 +10,7 @@ import { getOwn } from '../core/own.js';
 import {
   DEFAULT_CALL_TIMEOUT_MS,
   type FallbackSpec,
+  type InputSpec,
   type PlanSpec,
   type ResilienceSpec,
   type ServerSpec,
@@ -30,8 +31,10 @@ import {
   workflowSchema,
   type FieldPath,
   type Problem,
+  type RawInput,
   type RawServer,
 } from './workflow.schema.js';
+import { matchesInputType } from './bind-inputs.js';
 
 export interface ParseWorkflowOptions {
   /** The file the document came from, as the user named it; used in messages and made absolute for `Workflow.file`. */
@@ -108,7 +111,14 @@ export function parseWorkflow(raw: unknown, options: ParseWorkflowOptions): Work
     problems.push({ path: ['tasks'], message: 'a workflow needs at least one task (or a plan)' });
   }
 
-  problems.push(...checkTaskReferences(tasks, { servers: serverNames, earlierTaskIds: [] }));
+  const inputs = document.inputs;
+  const inputNames = Object.keys(inputs ?? {});
+  for (const [name, spec] of Object.entries(inputs ?? {})) {
+    if (spec.default !== undefined && !matchesInputType(spec.default, spec.type)) {
+      problems.push({ path: ['inputs', name, 'default'], message: `the default of a ${spec.type} input must be a ${spec.type}` });
+    }
+  }
+  problems.push(...checkTaskReferences(tasks, { servers: serverNames, earlierTaskIds: [], inputs: inputNames }));
   if (document.groupTimeoutMs !== undefined && document.schedule === 'eager') {
     problems.push({
       path: ['groupTimeoutMs'],
@@ -120,6 +130,7 @@ export function parseWorkflow(raw: unknown, options: ParseWorkflowOptions): Work
       ...checkOutputReferences(document.output, {
         taskIds: tasks.map((task) => task.id),
         allowUnknownTasks: plan !== undefined,
+        inputs: inputNames,
       }),
     );
   }
@@ -141,6 +152,7 @@ export function parseWorkflow(raw: unknown, options: ParseWorkflowOptions): Work
     ...(document.groupTimeoutMs !== undefined ? { groupTimeoutMs: document.groupTimeoutMs } : {}),
     ...(workspace !== undefined ? { workspace } : {}),
     ...(sharedServers.length > 0 ? { sharedServers } : {}),
+    ...(inputs !== undefined ? { inputs: toInputSpecs(inputs) } : {}),
   };
 }
 
@@ -166,6 +178,15 @@ export function parseServers(raw: unknown, options: ParseWorkflowOptions): Recor
   problems.push(...checkFallbacks(servers));
   if (problems.length > 0) throw toWorkflowError(problems, options);
   return servers;
+}
+
+/** Own-property records of the declared inputs, leaving out absent optional fields. */
+function toInputSpecs(inputs: Record<string, RawInput>): Record<string, InputSpec> {
+  const out: Record<string, InputSpec> = {};
+  for (const [name, spec] of Object.entries(inputs)) {
+    out[name] = { type: spec.type, ...(spec.description !== undefined ? { description: spec.description } : {}), ...(spec.default !== undefined ? { default: spec.default } : {}) };
+  }
+  return out;
 }
 
 function nameAfter(file: string | undefined): string {
