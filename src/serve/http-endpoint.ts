@@ -1,9 +1,10 @@
 /**
  * Streamable HTTP at `http://HOST:PORT/mcp`: one SDK transport and one
  * `Server` per client session (created at `initialize`, found again by its
- * `mcp-session-id`), all over the same backends. Bodies are bounded and a
- * body that is not JSON gets a JSON-RPC parse error; the listener keeps
- * serving either way.
+ * `mcp-session-id`), all over the same backends. Every request passes the
+ * guard first (Host, Origin, bearer token: see `http-guard.ts`). Bodies are
+ * bounded (413) and a body that is not JSON gets a JSON-RPC parse error; the
+ * listener keeps serving either way.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -11,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { createHttpGuard } from './http-guard.js';
 
 export interface HttpListener {
   /** `http://host:port/mcp`, with the port actually bound. */
@@ -24,6 +26,8 @@ export interface HttpEndpointConfig {
   createSession(): Server;
   /** Largest request body accepted (default 4 MiB). */
   maxBodyBytes?: number;
+  /** A bearer token every request must carry. */
+  token?: string;
 }
 
 class HttpProblem extends Error {
@@ -49,7 +53,12 @@ export async function listenHttp(config: HttpEndpointConfig): Promise<HttpListen
     return transport;
   };
 
+  let guard = createHttpGuard({ host: config.host, port: config.port, ...(config.token !== undefined ? { token: config.token } : {}) });
   const route = async (req: IncomingMessage, res: ServerResponse) => {
+    const verdict = guard(req);
+    if (!verdict.ok) throw new HttpProblem(verdict.status, -32000, verdict.message);
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > maxBodyBytes) throw new HttpProblem(413, -32600, `request body over ${maxBodyBytes} bytes`);
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== '/mcp') throw new HttpProblem(404, -32000, `not found: ${url.pathname} (the MCP endpoint is /mcp)`);
     const header = req.headers['mcp-session-id'];
@@ -75,7 +84,11 @@ export async function listenHttp(config: HttpEndpointConfig): Promise<HttpListen
         res.end();
         return;
       }
-      res.writeHead(problem.status, { 'content-type': 'application/json' });
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (problem.status === 401) headers['www-authenticate'] = 'Bearer';
+      // A body left unread (too large, refused): close the connection rather than read it to the end.
+      if (!req.complete) headers.connection = 'close';
+      res.writeHead(problem.status, headers);
       res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: problem.rpcCode, message: problem.message }, id: null }));
     });
   });
@@ -87,6 +100,8 @@ export async function listenHttp(config: HttpEndpointConfig): Promise<HttpListen
     });
   });
   const address = http.address() as AddressInfo;
+  // Port 0 picked a port: the Host header carries the real one.
+  guard = createHttpGuard({ host: config.host, port: address.port, ...(config.token !== undefined ? { token: config.token } : {}) });
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   let closing: Promise<void> | undefined;
   return {
