@@ -86,8 +86,7 @@ export async function listenHttp(config: HttpEndpointConfig): Promise<HttpListen
       }
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (problem.status === 401) headers['www-authenticate'] = 'Bearer';
-      // A body left unread (too large, refused): close the connection rather than read it to the end.
-      if (!req.complete) headers.connection = 'close';
+      if (!req.complete) discardBody(req, maxBodyBytes);
       res.writeHead(problem.status, headers);
       res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: problem.rpcCode, message: problem.message }, id: null }));
     });
@@ -119,18 +118,57 @@ export async function listenHttp(config: HttpEndpointConfig): Promise<HttpListen
   };
 }
 
-async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    size += buffer.length;
-    if (size > limit) throw new HttpProblem(413, -32600, `request body over ${limit} bytes`);
-    chunks.push(buffer);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    throw new HttpProblem(400, -32700, 'parse error: the body is not JSON');
-  }
+/**
+ * Reads a body of at most `limit` bytes. Past the limit it stops keeping
+ * what arrives but lets it drain (see `discardBody`), so the client can read
+ * the 413 instead of failing to write into a closed socket.
+ */
+function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer | string) => {
+      const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+      size += buffer.length;
+      if (size > limit) {
+        cleanup();
+        reject(new HttpProblem(413, -32600, `request body over ${limit} bytes`));
+        return;
+      }
+      chunks.push(buffer);
+    };
+    const onEnd = () => {
+      cleanup();
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      } catch {
+        reject(new HttpProblem(400, -32700, 'parse error: the body is not JSON'));
+      }
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onError);
+  });
+}
+
+/** How much of a refused body is drained before the connection is cut instead. */
+const DRAIN_FACTOR = 4;
+
+/** Drops the rest of a refused body as it arrives, up to a bound past which the socket is closed. */
+function discardBody(req: IncomingMessage, limit: number): void {
+  let drained = 0;
+  req.on('data', (chunk: Buffer | string) => {
+    drained += chunk.length;
+    if (drained > DRAIN_FACTOR * limit) req.socket.destroy();
+  });
+  req.resume();
 }
