@@ -32,6 +32,12 @@ export interface ResilienceSpec {
 
 export interface StdioServerSpec extends Partial<ResilienceSpec> {
   kind: 'stdio';
+  /**
+   * Set by `ensemble serve` only (no workflow field sets it): the session declares the
+   * elicitation and sampling capabilities, and the aggregator forwards such requests to
+   * the client session whose call is in flight.
+   */
+  forwardsClientRequests?: boolean;
   /** How many processes of this server run, each its own actor (a worker pool). */
   replicas: number;
   command: string;
@@ -54,6 +60,12 @@ export interface StdioServerSpec extends Partial<ResilienceSpec> {
 
 export interface HttpServerSpec extends Partial<ResilienceSpec> {
   kind: 'http';
+  /**
+   * Set by `ensemble serve` only (no workflow field sets it): the session declares the
+   * elicitation and sampling capabilities, and the aggregator forwards such requests to
+   * the client session whose call is in flight.
+   */
+  forwardsClientRequests?: boolean;
   /** How many sessions with this server run at once, each its own actor. */
   replicas: number;
   url: string;

@@ -38,6 +38,7 @@ import type { HttpListener } from './http-endpoint.js';
 import { parseServeConfig, readServeConfig, type ServeConfig, type ServeOptions } from './serve-config.js';
 import { readStatus, STATUS_TOOL, STATUS_TOOL_NAME, toStatusResult } from './status-tool.js';
 import { ToolCatalog } from './tool-catalog.js';
+import { ClientRequestRouter } from './client-requests.js';
 import type { ToolFilter } from './tool-filter.js';
 import { EXPLAIN_TOOL, EXPLAIN_TOOL_NAME, explainWorkflow } from './explain-tool.js';
 import { RUN_TOOL, RUN_TOOL_NAME, runForClient } from './run-tool.js';
@@ -114,7 +115,7 @@ export function createAggregator(options: AggregatorConfig): Aggregator {
   });
   const directory = new ServerDirectory({ servers: config.servers, timeoutMs: config.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS, id: `serve-${randomUUID()}` });
   const timeoutOf = (server: string) => getOwn(config.servers, server)?.timeoutMs ?? config.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-  const forward: ForwardContext = { directory, catalog, timeoutOf, scope: { runId: 'serve', workspace: config.dir, timeoutMs: config.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS, calls: new Map() } };
+  const forward: ForwardContext = { directory, catalog, timeoutOf, clientRequests: new ClientRequestRouter(), scope: { runId: 'serve', workspace: config.dir, timeoutMs: config.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS, calls: new Map() } };
   const resources: ResourceContext = { directory, servers: () => Object.keys(config.servers), timeoutOf };
   const prompts = new PromptCatalog(resources, naming);
   const workflowContext: WorkflowArgumentContext = { servers: directory.servers, dir: config.dir };
@@ -191,7 +192,7 @@ export function createAggregator(options: AggregatorConfig): Aggregator {
         return runForClient(directory, workflow, extra);
       }
       const entry = catalog.find(name);
-      if (entry) return forwardToolCall(forward, entry, request.params, extra);
+      if (entry) return forwardToolCall(forward, entry, request.params, extra, server);
       const withheld = pins.listFlags().find((flag) => toExposedName(flag.server, flag.tool, naming) === name);
       if (withheld) return toErrorResult(`server "${withheld.server}": tool "${withheld.tool}" is withheld: its description or schema changed since it was pinned; restart with --accept-changed to accept it`);
       const gone = catalog.findWithdrawn(name);
@@ -255,7 +256,9 @@ function resolveConfig(options: AggregatorConfig): ServeConfig {
   if (given !== 1) throw new EnsembleError('USAGE', 'createAggregator takes exactly one of servers, mcpServers or config');
   const dir = options.dir ?? process.cwd();
   const base: ServeConfig = options.config !== undefined ? readServeConfig(options.config) : parseServeConfig(options.servers !== undefined ? { servers: options.servers } : { mcpServers: options.mcpServers }, { dir });
-  const merged: ServeConfig = { ...base };
+  // Backends of an aggregator may ask its clients (elicitation, sampling): their sessions say they can.
+  const servers = Object.fromEntries(Object.entries(base.servers).map(([name, spec]) => [name, { ...spec, forwardsClientRequests: true }]));
+  const merged: ServeConfig = { ...base, servers };
   for (const key of ['separator', 'maxToolNameLength', 'reservePrefix', 'pinFile', 'acceptChanged', 'timeoutMs'] as const) {
     if (options[key] !== undefined) Object.assign(merged, { [key]: options[key] });
   }
