@@ -63,7 +63,7 @@ describe('ensemble serve: orchestration as tools', () => {
     const yaml = ['tasks:', '  - { id: a, server: fx, tool: echo, args: { text: a } }', '  - { id: b, server: other, tool: echo, args: { text: b } }', '  - { id: c, server: fx, tool: echo, args: { text: "{{ tasks.a.text }}{{ tasks.b.text }}" }, needs: [a, b] }'].join('\n');
     const result = await serve.client.callTool({ name: 'ensemble_explain', arguments: { workflow: yaml } });
     expect(result.isError).toBeFalsy();
-    expect(result.structuredContent).toMatchObject({ pattern: 'parallel', groups: [['a', 'b'], ['c']], servers: ['fx', 'other'] });
+    expect(result.structuredContent).toMatchObject({ pattern: 'parallel', with: ['multi-server'], groups: [['a', 'b'], ['c']], servers: ['fx', 'other'] });
     expect((result.structuredContent as { reasons: string[] }).reasons).toContain('group 1 holds 2 independent tasks (a, b)');
   });
 
