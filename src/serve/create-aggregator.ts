@@ -168,7 +168,7 @@ export function createAggregator(options: AggregatorConfig): Aggregator {
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       const { name } = request.params;
       const args = request.params.arguments ?? {};
-      if (name === STATUS_TOOL_NAME) return toStatusResult(readStatus(directory, catalog, pins));
+      if (name === STATUS_TOOL_NAME) return toStatusResult(readStatus(directory, catalog, pins, workflowTools));
       if (name === EXPLAIN_TOOL_NAME) return readWorkflowArgument(workflowContext, args.workflow).then(explainWorkflow, toFailure);
       if (name === RUN_TOOL_NAME) {
         const inputs = args.inputs ?? {};

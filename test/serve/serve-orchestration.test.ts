@@ -45,6 +45,11 @@ describe('ensemble serve: orchestration as tools', () => {
     });
   });
 
+  it('lists the workflows served as tools in ensemble_status', async () => {
+    const status = await serve.client.callTool({ name: 'ensemble_status', arguments: {} });
+    expect((status.structuredContent as { workflows: unknown[] }).workflows).toEqual([{ name: 'workflow__greet', workflow: 'greet', file: join(WORKFLOWS, 'greet.yaml'), inputs: ['name', 'punctuation'] }]);
+  });
+
   it('runs a workflow tool with the given inputs, its result the run output', async () => {
     const result = await serve.client.callTool({ name: 'workflow__greet', arguments: { name: 'Ada' } });
     expect(result.isError).toBeFalsy();
