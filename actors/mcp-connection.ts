@@ -54,9 +54,17 @@ const TERMINATE_SESSION_TIMEOUT_MS = 2000;
 /** Longest progress message kept: it is server output, shown on the bus and the CLI. */
 const MAX_PROGRESS_MESSAGE = 500;
 
-/** The SDK's message when progress kept a call going past `maxTotalTimeout`. */
-const isPastMaxTotal = (error: unknown) =>
-  error instanceof McpError && error.code === ErrorCode.RequestTimeout && typeof (error.data as { maxTotalTimeout?: unknown } | undefined)?.maxTotalTimeout === 'number';
+/**
+ * The SDK's own timeouts carry the limit in `data`; a server may answer with -32001 too, and
+ * that is an answer, not a timeout.
+ */
+function hasNumber(error: McpError, key: 'timeout' | 'maxTotalTimeout'): boolean {
+  const data: unknown = error.data;
+  return typeof data === 'object' && data !== null && Object.hasOwn(data, key) && typeof Reflect.get(data, key) === 'number';
+}
+const isTimeoutOfOurs = (error: unknown) => error instanceof McpError && error.code === ErrorCode.RequestTimeout && hasNumber(error, 'timeout');
+/** Progress kept a call going past `maxTotalTimeout`. */
+const isPastMaxTotal = (error: unknown) => error instanceof McpError && error.code === ErrorCode.RequestTimeout && hasNumber(error, 'maxTotalTimeout');
 
 const ignoreProgress = () => undefined;
 
@@ -65,6 +73,8 @@ export class McpConnection {
   private readonly transport: Transport;
   private closing?: Promise<void>;
   private opened = false;
+  /** The session ended (the SDK's `onclose`): from then on a call's error is a loss, not an answer. */
+  private connectionClosed = false;
   private toolList: ToolInfo[] = [];
   /** Shared with the SDK client, so each output schema is compiled once (Ajv caches by schema object). */
   private readonly schemaValidator = new AjvJsonSchemaValidator();
@@ -92,7 +102,9 @@ export class McpConnection {
         },
       },
     });
+    // The SDK calls this before it fails the calls in flight, so they can tell a loss from an answer.
     this.client.onclose = () => {
+      this.connectionClosed = true;
       if (this.opened && !this.closing) this.hooks.onLost?.(this.describeLoss());
     };
   }
@@ -228,7 +240,7 @@ export class McpConnection {
       message = `server "${this.server}" failed to start: ${cause}`;
     } else if ((error as NodeJS.ErrnoException)?.code === 'ENOENT') {
       message = `server "${this.server}" failed to start: command not found: ${where}`;
-    } else if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
+    } else if (isTimeoutOfOurs(error)) {
       message = `server "${this.server}" did not answer ${step} within ${timeoutMs} ms (servers.${this.server}.timeoutMs); command: ${where}`;
     } else {
       message = `server "${this.server}" failed to start (${where}): ${this.exitSummary() ?? cause}`;
@@ -250,20 +262,22 @@ export class McpConnection {
         cause,
       };
     }
-    if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
+    if (isTimeoutOfOurs(error)) {
       return { code: 'CALL_TIMEOUT', message: `server "${this.server}": ${what} timed out after ${options.timeoutMs} ms`, server: this.server, cause };
     }
+    // The SDK's own "connection closed" uses -32000, a code servers also answer with (it is the
+    // first of JSON-RPC's "server error" range): only a closed session makes it a loss.
+    const closed = this.connectionClosed && error instanceof McpError && error.code === ErrorCode.ConnectionClosed;
+    // Any other McpError is the server's own JSON-RPC error answer: it is alive and said no.
+    if (error instanceof McpError && !closed) {
+      return { code: 'CALL_REJECTED', message: `server "${this.server}" rejected ${what}: ${cause}`, server: this.server, cause };
+    }
     const exit = this.exitSummary();
-    if (exit || (error instanceof McpError && error.code === ErrorCode.ConnectionClosed)) {
+    if (exit || this.connectionClosed) {
       return withStderr(
         { code: 'SERVER_UNAVAILABLE', message: `server "${this.server}" went away during ${what}: ${exit ?? 'connection closed'}`, server: this.server, cause },
         this.stderr(),
       );
-    }
-    // Any other McpError here is the server's own JSON-RPC error answer (the SDK's client-side
-    // errors are timeouts and a closed connection, handled above): the server is alive and said no.
-    if (error instanceof McpError) {
-      return { code: 'CALL_REJECTED', message: `server "${this.server}" rejected ${what}: ${cause}`, server: this.server, cause };
     }
     return { code: 'CALL_FAILED', message: `server "${this.server}": ${what} failed: ${cause}`, server: this.server, cause };
   }
