@@ -89,6 +89,29 @@ describe('a JSON-RPC error answer is CALL_REJECTED', () => {
     expect(eventsOf(events, 'server.state').map((event) => event.state)).toEqual(['connecting', 'serving', 'closed']);
   });
 
+  it('counts a rejection as an answer: failed calls on either side of it are not "in a row" for the circuit breaker', async () => {
+    const log = createLogFile();
+    const { report, events } = await run({
+      onError: 'continue',
+      concurrency: 1,
+      servers: { fx: { ...fixtureServer('--log-file', log), circuitBreaker: { failureThreshold: 2, resetTimeoutMs: 60_000 } } },
+      tasks: [
+        { id: 'broken1', server: 'fx', tool: 'malformed', args: {}, needs: [] },
+        { id: 'refused', server: 'fx', tool: 'reject', args: {}, needs: [] },
+        { id: 'broken2', server: 'fx', tool: 'malformed', args: {}, needs: [] },
+        { id: 'after', server: 'fx', tool: 'echo', args: { text: 'circuit still closed' }, needs: [] },
+      ],
+    });
+    expect(report.tasks.map((task) => `${task.id}: ${task.error?.code ?? task.text}`)).toEqual([
+      'broken1: CALL_FAILED',
+      'refused: CALL_REJECTED',
+      'broken2: CALL_FAILED',
+      'after: circuit still closed',
+    ]);
+    expect(eventsOf(events, 'server.withdrawn')).toEqual([]);
+    expect(readLog(log).filter((entry) => entry.event === 'start')).toHaveLength(1);
+  });
+
   it('does not send a rejected call to the fallback: the call fails with CALL_REJECTED and the server stays serving', async () => {
     const primaryLog = createLogFile();
     const backupLog = createLogFile();
