@@ -113,6 +113,11 @@ export class McpConnection {
     return this.toolList;
   }
 
+  /** The session's SDK client: `ensemble serve` forwards requests through it unchanged (raw results, progress, prompts). */
+  get sdkClient(): Client {
+    return this.client;
+  }
+
   /** Process id of a stdio server (the leader of its process group). */
   get pid(): number | undefined {
     return this.transport instanceof ProcessTransport ? this.transport.pid : undefined;

@@ -9,6 +9,7 @@ import { getOwn } from '../src/core/own.js';
 import type { ResourceResult, ToolInfo, ToolResult } from '../src/core/results.js';
 import { hasPlaceholders, listPlaceholders, renderValue } from '../src/core/template.js';
 import type { TaskSpec } from '../src/core/workflow.js';
+import { checkArguments } from '../src/workflow/check-arguments.js';
 
 export type PreparedCall = { ok: true; args: Record<string, unknown> } | { ok: false; error: ErrorInfo };
 
@@ -60,14 +61,22 @@ export function planResultRetention(breakdown: readonly TaskSpec[]): ResultReten
   return { keep, release };
 }
 
-/** Checks that every task's tool exists on its server, now that the tool lists are known. */
+/**
+ * Checks that every task's tool exists on its server and that its arguments fit the tool's
+ * input schema, now that the tool lists are known: before any task runs.
+ */
 export function checkToolsExist(tasks: TaskSpec[], tools: Record<string, ToolInfo[] | undefined>, partial: readonly string[] = []): ErrorInfo | undefined {
   for (const [index, task] of tasks.entries()) {
     // A server serving from fallbacks since it never started: its own tools are unknown until it recovers.
     if (partial.includes(task.server)) continue;
     const known = getOwn(tools, task.server);
     if (!known) continue; // the server did not connect; the call itself will say so
-    if (known.some((tool) => tool.name === task.tool)) continue;
+    const tool = known.find((candidate) => candidate.name === task.tool);
+    if (tool) {
+      const invalid = checkArguments(task, index, tool);
+      if (invalid) return invalid;
+      continue;
+    }
     const names = known.map((tool) => tool.name);
     const listed = names.length === 0 ? 'it lists no tools' : `it has: ${names.join(', ')}`;
     return new EnsembleError('UNKNOWN_TOOL', `task "${task.id}" (tasks[${index}].tool): server "${task.server}" has no tool "${task.tool}" (${listed})`, {

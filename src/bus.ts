@@ -8,7 +8,13 @@
  * caught, the other subscribers and the run go on, and it is reported once
  * per subscription as a warning notification (on the bus, so in the report).
  */
-import { Observable, Subject, Subscriber, filter, type Observer, type Operator, type Subscription } from 'rxjs';
+import type { Observable, Observer, Operator, Subscription } from 'rxjs';
+// The classes come from their own modules: RxJS's index is 223 CommonJS files on Node, about 25 ms
+// of every start, where these four need about 20. They are the same classes the index exports.
+import { Observable as RxObservable } from 'rxjs/internal/Observable';
+import { filter } from 'rxjs/internal/operators/filter';
+import { Subject } from 'rxjs/internal/Subject';
+import { Subscriber } from 'rxjs/internal/Subscriber';
 import type { BusEvent, BusEventOf, BusEventType, BusPayload } from './core/bus-events.js';
 
 export interface RunBus {
@@ -61,7 +67,7 @@ export function createBus(runId: string): RunBus {
  * subscriber of `events$.pipe(ofType(…))` is guarded too (and an operator's
  * error with no error callback to go to is reported instead of rethrown).
  */
-class GuardedObservable<T> extends Observable<T> {
+class GuardedObservable<T> extends RxObservable<T> {
   constructor(
     subscribe: ((this: Observable<T>, subscriber: Subscriber<T>) => (() => void) | Subscription | void) | undefined,
     private readonly reportError: (error: unknown) => void,

@@ -4,33 +4,37 @@
  * the parallel groups, and the servers.
  */
 import process from 'node:process';
-import { defineCommand } from 'citty';
 import { EnsembleError, toErrorInfo } from '../core/errors.js';
 import { getOwn } from '../core/own.js';
 import type { Workflow } from '../core/workflow.js';
 import { isRunPattern, RUN_PATTERNS, selectPattern, type PatternChoice, type SelectPatternOptions } from '../planning/select-pattern.js';
 import { readWorkflowFile } from '../workflow/read-workflow.js';
+import { defineCliCommand } from './cli-command.js';
 import { exitCodeOfError } from './exit-codes.js';
+import { formatError } from './format-error.js';
 
-export const explainCommand = defineCommand({
-  meta: { name: 'explain', description: 'Show which pattern a workflow would run with, and why, without running it' },
-  args: {
+export const explainCommand = defineCliCommand({
+  name: 'explain',
+  usage: 'explain <file> [options]',
+  summary: 'Show which pattern a workflow would run with, and why, without starting anything',
+  options: {
     file: { type: 'positional', description: 'the workflow file', required: true },
-    json: { type: 'boolean', description: 'print exactly one JSON object on stdout', default: false },
+    json: { type: 'boolean', description: 'print exactly one JSON object on stdout' },
     // A string checked here rather than a citty enum: the same message and exit status as `run --pattern`.
-    pattern: { type: 'string', description: `force the primary pattern: ${listChoices(RUN_PATTERNS)}` },
+    pattern: { type: 'string', valueHint: 'name', description: `force the primary pattern: ${listChoices(RUN_PATTERNS)}` },
   },
-  async run({ args }) {
+  examples: ['ensemble explain flow.yaml', 'ensemble explain flow.yaml --pattern parallel --json'],
+  async run(args) {
     let workflow: Workflow;
     let choice: PatternChoice;
     try {
       const options: SelectPatternOptions = args.pattern === undefined ? {} : { force: readForcedPattern(args.pattern) };
-      workflow = await readWorkflowFile(String(args.file));
+      workflow = await readWorkflowFile(args.file);
       choice = selectPattern(workflow, options);
     } catch (error) {
       const info = toErrorInfo(error);
       if (args.json) process.stdout.write(`${JSON.stringify({ pattern: null, with: [], reasons: [], groups: [], error: info })}\n`);
-      else process.stderr.write(`ensemble: ${info.message}\n`);
+      else process.stderr.write(`${formatError(info)}\n`);
       process.exitCode = exitCodeOfError(error);
       return;
     }

@@ -1,114 +1,91 @@
 /**
- * The `ensemble` command line.
+ * The `ensemble` command line: a table of commands, each loaded only when it runs, so `--help`
+ * and `--version` answer without loading the engine.
  *
- *   ensemble run <file> [--json] [--quiet]
+ *   ensemble run <file> [--json] [--quiet] [--pattern p]
+ *   ensemble explain <file> [--json] [--pattern p]
+ *   ensemble tools <file> [--server s] [--json]
+ *   ensemble serve --config <file> [--http host:port] [--accept-changed]
+ *   ensemble help [command]
  */
 import process from 'node:process';
-import { defineCommand, runCommand, showUsage } from 'citty';
 import { EnsembleError, toErrorInfo } from '../core/errors.js';
-import type { RunReport } from '../core/results.js';
-import { createRun } from '../engine/create-run.js';
-import { readWorkflowFile } from '../workflow/read-workflow.js';
-import { EXIT, exitCodeOfError, exitCodeOfReport } from './exit-codes.js';
-import { explainCommand } from './explain-command.js';
-import { formatMs, formatProgress } from './progress.js';
+import { toLoadedCommand, type LoadedCommand } from './cli-command.js';
+import { createPaint } from './colour.js';
+import { checkCommandArgs } from './command-args.js';
+import { EXIT, exitCodeOfError } from './exit-codes.js';
+import { suggest } from './suggest.js';
+import { formatCommandUsage, formatMainUsage, type CommandSummary } from './usage.js';
+import { readVersion } from './version.js';
 
-const run = defineCommand({
-  meta: { name: 'run', description: 'Run a workflow file (YAML or JSON) and print its output' },
-  args: {
-    file: { type: 'positional', description: 'the workflow file', required: true },
-    json: { type: 'boolean', description: 'print exactly one JSON report on stdout', default: false },
-    quiet: { type: 'boolean', description: 'no progress lines', default: false },
-    pattern: { type: 'string', description: 'force the primary pattern: sequential, parallel or multi-server' },
-  },
-  async run({ args }) {
-    const showProgress = !args.quiet && (!args.json || process.stderr.isTTY === true);
-    let workflow;
-    try {
-      workflow = await readWorkflowFile(String(args.file));
-    } catch (error) {
-      return fail(error, args.json);
-    }
-    let ensembleRun;
-    try {
-      ensembleRun = createRun(workflow, args.pattern === undefined ? {} : { pattern: readPatternOption(args.pattern) });
-    } catch (error) {
-      return fail(error, args.json);
-    }
-    if (showProgress) {
-      ensembleRun.events$.subscribe((event) => {
-        const line = formatProgress(event);
-        if (line !== undefined) process.stderr.write(`${line}\n`);
-      });
-    }
-    // First Ctrl-C cancels the run cleanly; a second one leaves at once (servers are killed on exit).
-    let interrupted = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (interrupted) process.exit(130);
-      interrupted = true;
-      ensembleRun.cancel(`received ${signal}`);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    const report = await ensembleRun.start();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    if (args.json) process.stdout.write(`${JSON.stringify(report)}\n`);
-    else printSummary(report);
-    process.exitCode = exitCodeOfReport(report);
-  },
-});
-
-const main = defineCommand({
-  meta: { name: 'ensemble', version: '0.1.0', description: 'Coordinate MCP servers with statecharts' },
-  subCommands: { run, explain: explainCommand },
-});
-
-/** The `--pattern` option, checked: a typo must not silently fall back to auto. */
-export function readPatternOption(value: string): 'sequential' | 'parallel' | 'multi-server' {
-  if (value === 'sequential' || value === 'parallel' || value === 'multi-server') return value;
-  throw new EnsembleError('USAGE', `--pattern: expected sequential, parallel or multi-server, got "${value}"`, { field: '--pattern' });
+interface CommandEntry extends CommandSummary {
+  load(): Promise<LoadedCommand>;
 }
 
-function printSummary(report: RunReport): void {
-  const counts = new Map<string, number>();
-  for (const task of report.tasks) counts.set(task.status, (counts.get(task.status) ?? 0) + 1);
-  const parts = [...counts].map(([status, count]) => `${count} ${status}`).join(', ');
-  const elapsed = formatMs(report.finishedAt - report.startedAt);
-  process.stderr.write(`${report.status}: ${parts || 'no tasks'} in ${elapsed}\n`);
-  if (report.error) process.stderr.write(`error: ${report.error.message}\n`);
-  if (report.output !== '') process.stdout.write(report.output.endsWith('\n') ? report.output : `${report.output}\n`);
-}
+const COMMANDS: Record<string, CommandEntry> = {
+  run: { usage: 'run <file> [options]', summary: 'Run a workflow file (YAML or JSON) and print its output', load: async () => toLoadedCommand((await import('./run-command.js')).runCommand) },
+  explain: { usage: 'explain <file> [options]', summary: 'Show which pattern a workflow would run with, and why, without starting anything', load: async () => toLoadedCommand((await import('./explain-command.js')).explainCommand) },
+  tools: { usage: 'tools <file> [options]', summary: "List each server's tools with their input schemas (starts the servers, runs nothing)", load: async () => toLoadedCommand((await import('./tools-command.js')).toolsCommand) },
+  serve: { usage: 'serve --config <file> [options]', summary: 'Serve every server of a config as one MCP server (stdio, or Streamable HTTP with --http)', load: async () => toLoadedCommand((await import('./serve-command.js')).serveCommand) },
+  help: { usage: 'help [command]', summary: 'Show help for a command', load: () => Promise.reject(new Error('help is answered by the CLI itself')) },
+};
 
-function fail(error: unknown, json: boolean): void {
-  const info = toErrorInfo(error);
-  if (json) {
-    const report = { runId: null, pattern: null, status: 'failed', tasks: [], output: '', notifications: [], error: info };
-    process.stdout.write(`${JSON.stringify(report)}\n`);
-  } else {
-    process.stderr.write(`ensemble: ${info.message}\n`);
-  }
-  process.exitCode = exitCodeOfError(error);
-}
+const HELP_FLAGS = new Set(['--help', '-h']);
 
 export async function runCli(rawArgs: string[]): Promise<void> {
-  if (rawArgs.length === 0 || rawArgs.includes('--help') || rawArgs.includes('-h')) {
-    await showUsage(main);
-    if (rawArgs.length === 0) process.exitCode = EXIT.input;
-    return;
-  }
-  if (rawArgs[0] === '--version' || rawArgs[0] === '-v') {
-    process.stdout.write('0.1.0\n');
-    return;
-  }
   try {
-    await runCommand(main, { rawArgs });
+    await dispatch(rawArgs);
   } catch (error) {
-    // citty's own errors are usage errors: unknown command, missing argument.
-    const usage = error instanceof EnsembleError ? error : new EnsembleError('USAGE', (error as Error).message, { cause: error });
-    process.stderr.write(`ensemble: ${usage.message}\n`);
-    process.exitCode = exitCodeOfError(usage);
+    process.stderr.write(`ensemble: ${toErrorInfo(error).message}\n`);
+    process.exitCode = exitCodeOfError(error);
   }
+}
+
+async function dispatch(rawArgs: string[]): Promise<void> {
+  const [first, ...rest] = rawArgs;
+  if (first === undefined) {
+    process.stderr.write(formatMainUsage(readVersion(), COMMANDS, createPaint(process.stderr)));
+    process.exitCode = EXIT.input;
+    return;
+  }
+  if (HELP_FLAGS.has(first)) return printMainUsage();
+  if (first === '--version' || first === '-v') {
+    process.stdout.write(`${readVersion()}\n`);
+    return;
+  }
+  if (first === 'help') return printHelp(rest);
+  if (first.startsWith('-')) {
+    const guess = suggest(first, ['--help', '--version']);
+    throw new EnsembleError('USAGE', `unknown option ${first}${guess ? ` (did you mean ${guess}?)` : ''}; a command comes first: ensemble <command> [options]`, { field: first });
+  }
+  const command = await findCommand(first);
+  const own = rest.indexOf('--') === -1 ? rest : rest.slice(0, rest.indexOf('--'));
+  if (own.some((arg) => HELP_FLAGS.has(arg))) {
+    process.stdout.write(formatCommandUsage(command, createPaint(process.stdout)));
+    return;
+  }
+  checkCommandArgs(command.name, command.options, rest);
+  await command.runWith(rest);
+}
+
+async function printHelp(rest: string[]): Promise<void> {
+  const [name] = rest;
+  if (name === undefined || name === 'help') return printMainUsage();
+  const command = await findCommand(name);
+  process.stdout.write(formatCommandUsage(command, createPaint(process.stdout)));
+}
+
+function printMainUsage(): void {
+  process.stdout.write(formatMainUsage(readVersion(), COMMANDS, createPaint(process.stdout)));
+}
+
+async function findCommand(name: string): Promise<LoadedCommand> {
+  const found = Object.hasOwn(COMMANDS, name) && name !== 'help' ? COMMANDS[name] : undefined;
+  if (!found) {
+    const guess = suggest(name, Object.keys(COMMANDS));
+    throw new EnsembleError('USAGE', `unknown command "${name}"${guess ? ` (did you mean ${guess}?)` : ''}; commands: ${Object.keys(COMMANDS).join(', ')}`, { field: name });
+  }
+  return found.load();
 }
 
 await runCli(process.argv.slice(2));

@@ -60,6 +60,8 @@ export type ServerEvent =
 /** Bracketing events the engine publishes. */
 export type LifecycleEvent =
   | { type: 'run.started'; workflow: string; pattern: PatternName }
+  /** The run's own servers are being closed (a run on a shared ensemble closes none). */
+  | { type: 'run.closing'; servers: string[] }
   | { type: 'run.finished'; status: RunStatus; output: string; error?: ErrorInfo };
 
 export type BusPayload = RunEvent | ServerEvent | LifecycleEvent;

@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'SERVER_START_FAILED'
   | 'SERVER_UNAVAILABLE'
   | 'UNKNOWN_TOOL'
+  | 'INVALID_ARGUMENTS'
   | 'TOOL_ERROR'
   | 'CALL_FAILED'
   /**
@@ -43,6 +44,8 @@ export interface ErrorInfo {
   server?: string;
   task?: string;
   line?: number;
+  /** 1-based column of the field in the file, with `line`. */
+  column?: number;
   cause?: string;
 }
 
@@ -52,6 +55,8 @@ export interface EnsembleErrorOptions {
   server?: string;
   task?: string;
   line?: number;
+  /** 1-based column of the field in the file, with `line`. */
+  column?: number;
   cause?: unknown;
 }
 
@@ -64,6 +69,8 @@ const INPUT_CODES: ReadonlySet<ErrorCode> = new Set([
   'TEMPLATE',
   // A task names a tool its server does not have: found before anything runs.
   'UNKNOWN_TOOL',
+  // A task's literal arguments do not fit its tool's input schema: found before anything runs.
+  'INVALID_ARGUMENTS',
 ]);
 
 export class EnsembleError extends Error {
@@ -73,6 +80,7 @@ export class EnsembleError extends Error {
   readonly server?: string;
   readonly task?: string;
   readonly line?: number;
+  readonly column?: number;
 
   constructor(code: ErrorCode, message: string, options: EnsembleErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -83,6 +91,7 @@ export class EnsembleError extends Error {
     if (options.server !== undefined) this.server = options.server;
     if (options.task !== undefined) this.task = options.task;
     if (options.line !== undefined) this.line = options.line;
+    if (options.column !== undefined) this.column = options.column;
   }
 
   /** True when the error is about what the user gave us (exit status 2 in the CLI). */
@@ -107,7 +116,7 @@ export function isEnsembleError(value: unknown): value is EnsembleError {
 export function toErrorInfo(error: unknown, fallback: Partial<ErrorInfo> = {}): ErrorInfo {
   if (error instanceof EnsembleError) {
     const info: ErrorInfo = { code: error.code, message: error.message };
-    for (const key of ['file', 'field', 'server', 'task', 'line'] as const) {
+    for (const key of ['file', 'field', 'server', 'task', 'line', 'column'] as const) {
       const value = error[key];
       if (value !== undefined) (info as unknown as Record<string, unknown>)[key] = value;
     }

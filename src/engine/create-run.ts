@@ -50,6 +50,12 @@ export interface Run {
   /** Runs the workflow once; later calls return the same promise. Never rejects for a failed run: read `status`. */
   start(): Promise<RunReport>;
   cancel(reason?: string): void;
+  /**
+   * The report of what has finished so far, for a caller that cannot wait for the end (a second
+   * Ctrl-C): status `failed` with a `CANCELLED` error, finished tasks as they ended, the rest as
+   * they stand. Undefined before `start()`.
+   */
+  reportSoFar(reason?: string): RunReport | undefined;
   /** The orchestrator's persisted snapshot now (plain JSON: servers are named, never held); undefined before it starts. */
   getPersistedSnapshot(): unknown;
 }
@@ -74,10 +80,12 @@ export function createRun(workflow: Workflow, options: RunOptions = {}): Run {
     cancelledEarly ??= reason;
   };
   let snapshotOf: () => unknown = () => undefined;
+  let reportSoFar: (reason: string) => RunReport | undefined = () => undefined;
 
   const execute = async (): Promise<RunReport> => {
     const startedAt = Date.now();
     const synthesizer = createSynthesizer(bus, { workflow, pattern });
+    reportSoFar = (reason) => synthesizer.report('failed', { output: '', error: { code: 'CANCELLED', message: `run interrupted (${reason}): this report holds what had finished` }, startedAt });
     // Servers often must be given folders that exist when they start (server-filesystem does).
     const workspaceError = await prepareWorkspace(workflow);
     if (workspaceError || cancelledEarly !== undefined) {
@@ -127,7 +135,11 @@ export function createRun(workflow: Workflow, options: RunOptions = {}): Run {
     const snapshot = actor.getSnapshot();
     actor.stop();
     directory.router.abandon(scope, 'the run ended');
-    if (owned) await directory.close();
+    if (owned) {
+      // Closing waits for every process to exit (up to its grace period): say so, or it looks hung.
+      bus.publish({ type: 'run.closing', servers: Object.keys(workflow.servers) });
+      await directory.close();
+    }
     forwarding.unsubscribe();
 
     let error: ErrorInfo | undefined;
@@ -152,6 +164,7 @@ export function createRun(workflow: Workflow, options: RunOptions = {}): Run {
     events$: bus.events$,
     start: () => (started ??= execute()),
     cancel: (reason = 'cancelled') => cancel(reason),
+    reportSoFar: (reason = 'interrupted') => reportSoFar(reason),
     getPersistedSnapshot: () => snapshotOf(),
   };
 }

@@ -45,8 +45,8 @@ export interface ParseWorkflowOptions {
    * workflow's own `servers` may add to them, not redefine them.
    */
   servers?: Readonly<Record<string, ServerSpec>>;
-  /** Finds the 1-based line of a field in the source, so errors can point at it. */
-  lineOf?: (path: FieldPath) => number | undefined;
+  /** Finds the 1-based line (or line and column) of a field in the source, so errors can point at it. */
+  lineOf?: (path: FieldPath) => number | { line: number; column: number } | undefined;
 }
 
 /**
@@ -322,10 +322,11 @@ function toWorkflowError(problems: Problem[], options: ParseWorkflowOptions): En
   });
   const first = problems[0];
   const field = first ? formatFieldPath(first.path) : '';
-  const line = first ? options.lineOf?.(first.path) : undefined;
+  const found = first ? options.lineOf?.(first.path) : undefined;
+  const position = typeof found === 'number' ? { line: found } : found;
   return new EnsembleError('INVALID_WORKFLOW', lines.join('\n'), {
     ...(options.file !== undefined ? { file: options.file } : {}),
     ...(field !== '' ? { field } : {}),
-    ...(line !== undefined ? { line } : {}),
+    ...position,
   });
 }

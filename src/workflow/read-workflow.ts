@@ -5,12 +5,19 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { Document, LineCounter, Node } from 'yaml';
 import { EnsembleError } from '../core/errors.js';
 import type { Workflow } from '../core/workflow.js';
 import { MAX_NESTING_DEPTH } from './document-shape.js';
 import { parseWorkflow, type ParseWorkflowOptions } from './parse-workflow.js';
 import type { FieldPath } from './workflow.schema.js';
+
+/**
+ * The `yaml` library, loaded when a file is read rather than when Ensemble is imported: it is
+ * 72 CommonJS files (≈ 20 ms of start-up) that a library user passing workflow objects, or a
+ * CLI run of a valid `.json` file, never needs.
+ */
+type Yaml = typeof import('yaml');
 
 /**
  * Reads and validates a workflow file. `.json` is parsed as JSON; anything
@@ -28,13 +35,25 @@ import type { FieldPath } from './workflow.schema.js';
 export async function readWorkflowFile(path: string, options: Pick<ParseWorkflowOptions, 'servers'> = {}): Promise<Workflow> {
   const absolute = resolve(path);
   const text = stripByteOrderMark(await readText(path, absolute));
-  const source = extname(path).toLowerCase() === '.json' ? readJson(text, path) : readYaml(text, path);
-  return parseWorkflow(source.value, { file: path, dir: dirname(absolute), lineOf: source.lineOf, ...(options.servers ? { servers: options.servers } : {}) });
+  const parseOptions = { file: path, dir: dirname(absolute), ...(options.servers ? { servers: options.servers } : {}) };
+  if (extname(path).toLowerCase() === '.json') {
+    const value = readJson(text, path);
+    try {
+      return parseWorkflow(value, parseOptions);
+    } catch (error) {
+      if (!(error instanceof EnsembleError) || error.code !== 'INVALID_WORKFLOW') throw error;
+      // Only an invalid file needs line numbers, and JSON is YAML: validate again with a locator.
+      const yaml = await import('yaml');
+      return parseWorkflow(value, { ...parseOptions, lineOf: locateInText(yaml, text) });
+    }
+  }
+  const source = readYaml(await import('yaml'), text, path);
+  return parseWorkflow(source.value, { ...parseOptions, lineOf: source.lineOf });
 }
 
 interface Source {
   value: unknown;
-  lineOf: (path: FieldPath) => number | undefined;
+  lineOf: (path: FieldPath) => { line: number; column: number } | undefined;
 }
 
 /** The largest workflow file read (4 MiB): a workflow is a page of YAML, and `/dev/zero` must not be read to exhaustion. */
@@ -109,10 +128,10 @@ function stripByteOrderMark(text: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
-function readYaml(text: string, file: string): Source {
-  const lineCounter = new LineCounter();
+function readYaml(yaml: Yaml, text: string, file: string): Source {
+  const lineCounter = new yaml.LineCounter();
   // Duplicate keys are errors by default (`uniqueKeys`), which is what we want: the last one silently winning hides typos.
-  const document = parseDocument(text, { lineCounter, prettyErrors: true });
+  const document = yaml.parseDocument(text, { lineCounter, prettyErrors: true });
   const [error] = document.errors;
   if (error) {
     const position = error.linePos?.[0];
@@ -128,7 +147,7 @@ function readYaml(text: string, file: string): Source {
     const where = position ? `line ${position.line}, column ${position.col}: ` : '';
     throw new EnsembleError('YAML_SYNTAX', `${file}: ${where}${what}`, {
       file,
-      ...(position ? { line: position.line } : {}),
+      ...(position ? { line: position.line, column: position.col } : {}),
       cause: error,
     });
   }
@@ -140,13 +159,12 @@ function readYaml(text: string, file: string): Source {
     // e.g. too many alias expansions: still a problem with the text, not the workflow.
     throw new EnsembleError('YAML_SYNTAX', `${file}: ${(cause as Error).message}`, { file, cause });
   }
-  return { value, lineOf: (path) => findLine(document, lineCounter, path) };
+  return { value, lineOf: (path) => findLine(yaml, document, lineCounter, path) };
 }
 
-function readJson(text: string, file: string): Source {
-  let value: unknown;
+function readJson(text: string, file: string): unknown {
   try {
-    value = JSON.parse(text);
+    return JSON.parse(text);
   } catch (cause) {
     const message = (cause as Error).message;
     const line = findJsonErrorLine(message, text);
@@ -156,18 +174,13 @@ function readJson(text: string, file: string): Source {
       cause,
     });
   }
-  // Only needed when validation fails, and JSON is YAML, so reuse the YAML locator lazily.
-  let located: { document: Document; lineCounter: LineCounter } | undefined;
-  return {
-    value,
-    lineOf: (path) => {
-      if (!located) {
-        const lineCounter = new LineCounter();
-        located = { document: parseDocument(text, { lineCounter }), lineCounter };
-      }
-      return findLine(located.document, located.lineCounter, path);
-    },
-  };
+}
+
+/** Field path → line, for a text already known to parse. */
+function locateInText(yaml: Yaml, text: string): Source['lineOf'] {
+  const lineCounter = new yaml.LineCounter();
+  const document = yaml.parseDocument(text, { lineCounter });
+  return (path) => findLine(yaml, document, lineCounter, path);
 }
 
 /** V8 says "… (line L column C)" in newer versions and "… at position N" in older ones. */
@@ -185,27 +198,29 @@ function findJsonErrorLine(message: string, text: string): number | undefined {
  * a mapping entry (an unknown key, a wrong value), or the nearest parent
  * when the field is missing.
  */
-function findLine(document: Document, lineCounter: LineCounter, path: FieldPath): number | undefined {
+function findLine(yaml: Yaml, document: Document, lineCounter: LineCounter, path: FieldPath): { line: number; column: number } | undefined {
   let node: unknown = document.contents;
-  let found: Node | undefined = isNode(node) ? node : undefined;
+  let found: Node | undefined = isNode(yaml, node) ? node : undefined;
   for (const segment of path) {
-    if (isMap(node)) {
-      const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment));
+    if (yaml.isMap(node)) {
+      const pair = node.items.find((item) => yaml.isPair(item) && yaml.isScalar(item.key) && String(item.key.value) === String(segment));
       if (!pair) break;
-      if (isNode(pair.key)) found = pair.key;
+      if (isNode(yaml, pair.key)) found = pair.key;
       node = pair.value;
-    } else if (isSeq(node) && typeof segment === 'number') {
+    } else if (yaml.isSeq(node) && typeof segment === 'number') {
       node = node.items[segment];
-      if (!isNode(node)) break;
+      if (!isNode(yaml, node)) break;
       found = node;
     } else {
       break;
     }
   }
   const offset = found?.range?.[0];
-  return offset === undefined ? undefined : lineCounter.linePos(offset).line;
+  if (offset === undefined) return undefined;
+  const { line, col } = lineCounter.linePos(offset);
+  return { line, column: col };
 }
 
-function isNode(value: unknown): value is Node {
-  return isMap(value) || isSeq(value) || isScalar(value);
+function isNode(yaml: Yaml, value: unknown): value is Node {
+  return yaml.isMap(value) || yaml.isSeq(value) || yaml.isScalar(value);
 }

@@ -95,11 +95,11 @@ describe('ensemble run', () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ status: 'failed', error: { code: 'INVALID_WORKFLOW', field: 'tasks[0].tool' } });
   });
 
-  it('exits 2 with the line of a YAML syntax error', async () => {
+  it('exits 2 with the file:line:column of a YAML syntax error', async () => {
     const path = writeWorkflow('syntax.yaml', 'name: x\nservers:\n  fx: { command: node\ntasks: []\n');
     const result = await ensemble('run', path);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/syntax\.yaml: line \d+/);
+    expect(result.stderr).toMatch(/syntax\.yaml:\d+:\d+: /);
   });
 
   it('exits 2 for an unknown server or placeholder, before anything runs', async () => {
@@ -139,7 +139,7 @@ describe('usage', () => {
   it('exits 2 with usage when given nothing', async () => {
     const result = await ensemble();
     expect(result.code).toBe(2);
-    expect(result.stdout + result.stderr).toContain('ensemble run');
+    expect(result.stdout + result.stderr).toContain('run <file>');
   });
 
   it('exits 2 for an unknown command', async () => {

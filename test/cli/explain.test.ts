@@ -98,7 +98,7 @@ describe('ensemble explain', () => {
     const result = await ensemble('explain', path);
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
-    expect(result.stderr).toContain('cycle.yaml: tasks[0].needs: dependency cycle: a → b → a');
+    expect(result.stderr).toMatch(/cycle\.yaml:5:\d+: tasks\[0\]\.needs: dependency cycle: a → b → a/);
     const json = await ensemble('explain', path, '--json');
     expect(json.code).toBe(2);
     expect(JSON.parse(json.stdout)).toMatchObject({ pattern: null, groups: [], error: { code: 'INVALID_WORKFLOW', field: 'tasks[0].needs', line: 5 } });

@@ -123,7 +123,7 @@ describe('failure policy', () => {
       servers: { fx: { ...fixtureServer('--log-file', log), replicas: 2 } },
       tasks: [
         { id: 'long', server: 'fx', tool: 'hang', needs: [] },
-        { id: 'broken', server: 'fx', tool: 'sleep', args: { ms: 'not a number' } },
+        { id: 'broken', server: 'fx', tool: 'fail', args: { message: 'broken' } },
         { id: 'after', server: 'fx', tool: 'noop', needs: ['broken'] },
       ],
     });

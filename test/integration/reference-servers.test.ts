@@ -97,7 +97,8 @@ describe('server-everything', () => {
         servers: { ev: everythingServer() },
         tasks: [
           { id: 'ok', server: 'ev', tool: 'echo', args: { message: 'first' } },
-          { id: 'bad', server: 'ev', tool: 'get-sum', args: { a: 'two', b: 3 } },
+          // Templated, so the pre-run schema check lets it through and the server itself rejects it.
+          { id: 'bad', server: 'ev', tool: 'get-sum', args: { a: '{{ tasks.ok.text }}', b: 3 } },
           { id: 'never', server: 'ev', tool: 'echo', args: { message: '{{ tasks.bad.text }}' } },
         ],
       });

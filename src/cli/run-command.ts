@@ -1,0 +1,123 @@
+/**
+ * `ensemble run <file>`: runs a workflow, with progress on stderr and the output on stdout (or
+ * exactly one JSON report with `--json`).
+ *
+ * Ctrl-C: the first cancels the run cleanly (calls in flight get MCP cancellation, servers are
+ * closed) and the command exits 130; a second one does not wait for that: it prints the report
+ * of what had finished and exits 130 at once (the watchdog ends the servers).
+ */
+import process from 'node:process';
+import type { BusEvent } from '../core/bus-events.js';
+import { EnsembleError, toErrorInfo } from '../core/errors.js';
+import type { RunReport } from '../core/results.js';
+import { createRun, type Run } from '../engine/create-run.js';
+import { readWorkflowFile } from '../workflow/read-workflow.js';
+import { defineCliCommand } from './cli-command.js';
+import { exitCodeOfError, exitCodeOfReport } from './exit-codes.js';
+import { formatError } from './format-error.js';
+import { formatMs, formatProgress } from './progress.js';
+
+/** Exit status after Ctrl-C (128 + SIGINT), as shells report it. */
+export const EXIT_INTERRUPTED = 130;
+
+export const runCommand = defineCliCommand({
+  name: 'run',
+  usage: 'run <file> [options]',
+  summary: 'Run a workflow file (YAML or JSON) and print its output',
+  options: {
+    file: { type: 'positional', description: 'the workflow file', required: true },
+    json: { type: 'boolean', description: 'print exactly one JSON report on stdout (progress stays on a terminal only)' },
+    quiet: { type: 'boolean', description: 'no progress lines' },
+    pattern: { type: 'string', valueHint: 'name', description: 'force the primary pattern: sequential, parallel or multi-server' },
+  },
+  examples: ['ensemble run examples/demo/workflow.yaml', 'ensemble run flow.yaml --json > report.json'],
+  async run(args) {
+    const json = args.json === true;
+    let run: Run;
+    try {
+      const workflow = await readWorkflowFile(args.file);
+      run = createRun(workflow, args.pattern === undefined ? {} : { pattern: readPatternOption(args.pattern) });
+    } catch (error) {
+      return fail(error, json);
+    }
+    const printed = new Set<string>();
+    if (!args.quiet && (!json || process.stderr.isTTY === true)) {
+      run.events$.subscribe((event) => {
+        const line = formatRunProgress(event, run, printed);
+        if (line !== undefined) process.stderr.write(`${line}\n`);
+      });
+    }
+    let interrupted = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (interrupted) {
+        const soFar = run.reportSoFar(`a second ${signal}`);
+        if (soFar) printReport(soFar, json, printed);
+        process.exit(EXIT_INTERRUPTED);
+      }
+      interrupted = true;
+      process.stderr.write(`ensemble: ${signal}: cancelling the run and closing its servers (again to leave at once)\n`);
+      run.cancel(`received ${signal}`);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const report = await run.start();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    printReport(report, json, printed);
+    process.exitCode = interrupted ? EXIT_INTERRUPTED : exitCodeOfReport(report);
+  },
+});
+
+/** The `--pattern` option, checked: a typo must not silently fall back to auto. */
+export function readPatternOption(value: string): 'sequential' | 'parallel' | 'multi-server' {
+  if (value === 'sequential' || value === 'parallel' || value === 'multi-server') return value;
+  throw new EnsembleError('USAGE', `--pattern: expected sequential, parallel or multi-server, got "${value}"`, { field: '--pattern' });
+}
+
+/** Progress lines, plus the start and close of the run's servers; each error message once. */
+function formatRunProgress(event: BusEvent, run: Run, printed: Set<string>): string | undefined {
+  switch (event.type) {
+    case 'run.phase':
+      if (event.phase !== 'initializing' || run.choice.servers.length === 0) return undefined;
+      return `  starting server${run.choice.servers.length === 1 ? '' : 's'}: ${run.choice.servers.join(', ')}`;
+    case 'run.closing':
+      return event.servers.length === 0 ? undefined : `  closing server${event.servers.length === 1 ? '' : 's'}…`;
+    case 'task.failed':
+      printed.add(event.error.message);
+      return formatProgress(event);
+    case 'run.finished':
+      if (event.error && printed.has(event.error.message)) return `■ ${event.status}`;
+      if (event.error) printed.add(event.error.message);
+      return formatProgress(event);
+    default:
+      return formatProgress(event);
+  }
+}
+
+function printReport(report: RunReport, json: boolean, printed: Set<string>): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    return;
+  }
+  const counts = new Map<string, number>();
+  for (const task of report.tasks) counts.set(task.status, (counts.get(task.status) ?? 0) + 1);
+  const parts = [...counts].map(([status, count]) => `${count} ${status}`).join(', ');
+  process.stderr.write(`${report.status}: ${parts || 'no tasks'} in ${formatMs(report.finishedAt - report.startedAt)}\n`);
+  if (report.error && !printed.has(report.error.message)) {
+    printed.add(report.error.message);
+    process.stderr.write(`${formatError(report.error)}\n`);
+  }
+  if (report.output !== '') process.stdout.write(report.output.endsWith('\n') ? report.output : `${report.output}\n`);
+}
+
+function fail(error: unknown, json: boolean): void {
+  const info = toErrorInfo(error);
+  if (json) {
+    const report = { runId: null, pattern: null, status: 'failed', tasks: [], output: '', notifications: [], error: info };
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+  } else {
+    process.stderr.write(`${formatError(info)}\n`);
+  }
+  process.exitCode = exitCodeOfError(error);
+}
+
