@@ -3,10 +3,19 @@
  * finishes or fails (with server and duration), server trouble and
  * notifications as they happen.
  */
-import type { BusEvent } from '../core/bus-events.js';
+import type { BusEvent, BusEventOf } from '../core/bus-events.js';
+
+/** At most one progress line per call in this time (ms on the bus clock), besides its first and last. */
+export const PROGRESS_LINE_INTERVAL_MS = 1000;
+
+/** Calls whose progress was printed, by run and call id, with when; bounded (oldest dropped first). */
+const lastProgressLine = new Map<string, number>();
+const MAX_TRACKED_CALLS = 256;
 
 export function formatProgress(event: BusEvent): string | undefined {
   switch (event.type) {
+    case 'server.call.progress':
+      return formatCallProgress(event);
     case 'run.started':
       return `▶ ${event.workflow} (${event.pattern})`;
     case 'run.breakdown':
@@ -29,6 +38,27 @@ export function formatProgress(event: BusEvent): string | undefined {
     default:
       return undefined;
   }
+}
+
+/**
+ * A server may report progress many times a second: a line for the first report of a call, for
+ * its last (`progress` reaches `total`), and at most one a second in between.
+ */
+function formatCallProgress(event: BusEventOf<'server.call.progress'>): string | undefined {
+  const key = `${event.runId}\u0000${event.callId}`;
+  const last = lastProgressLine.get(key);
+  const done = event.total !== undefined && event.progress >= event.total;
+  if (last !== undefined && !done && event.at - last < PROGRESS_LINE_INTERVAL_MS) return undefined;
+  lastProgressLine.delete(key);
+  if (!done) {
+    lastProgressLine.set(key, event.at);
+    const oldest = lastProgressLine.size > MAX_TRACKED_CALLS ? lastProgressLine.keys().next().value : undefined;
+    if (oldest !== undefined) lastProgressLine.delete(oldest);
+  }
+  const amount = event.total === undefined ? `${event.progress}` : `${event.progress}/${event.total}`;
+  // The message is server output: no control characters (escapes, newlines) reach the terminal.
+  const message = event.message ? `  ${event.message.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ')}` : '';
+  return `  … ${event.task ?? event.callId}  ${event.server}.${event.tool}  ${amount}${message}`;
 }
 
 export function formatMs(ms: number): string {

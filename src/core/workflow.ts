@@ -46,8 +46,10 @@ export interface StdioServerSpec extends Partial<ResilienceSpec> {
   maxMessageBytes?: number;
   /** Absolute; defaults to the workflow file's folder. */
   cwd: string;
-  /** Per-call timeout for this server, overriding the workflow's. */
+  /** Per-call timeout for this server, overriding the workflow's; each progress notification restarts it. */
   timeoutMs?: number;
+  /** Longest a call may run while its progress notifications keep restarting `timeoutMs`; default: no limit. */
+  maxTotalTimeoutMs?: number;
   /** `lazy` (default): started when a run first needs it; `eager`: when the ensemble is created. */
   start?: 'eager' | 'lazy';
 }
@@ -59,6 +61,7 @@ export interface HttpServerSpec extends Partial<ResilienceSpec> {
   url: string;
   headers: Record<string, string>;
   timeoutMs?: number;
+  maxTotalTimeoutMs?: number;
   start?: 'eager' | 'lazy';
 }
 

@@ -107,7 +107,7 @@ export function createRun(workflow: Workflow, options: RunOptions = {}): Run {
       const { runId: _other, at: _at, ...payload } = event;
       bus.publish(payload as BusPayload);
     });
-    const scope: RunScope = { runId, workspace: workflow.workspace ?? workflow.dir, timeoutMs: workflow.timeoutMs, calls: new Map(), ...(options.trace ? { trace: bus.publish } : {}) };
+    const scope: RunScope = { runId, workspace: workflow.workspace ?? workflow.dir, timeoutMs: workflow.timeoutMs, calls: new Map(), publish: bus.publish, ...(options.trace ? { trace: bus.publish } : {}) };
     const serverPort = createServerPortActor(directory, scope);
     const synthesize = fromPromise<string, { runId: string }>(async () => synthesizer.synthesize());
     const actor: Orchestrator =

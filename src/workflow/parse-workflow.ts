@@ -181,7 +181,10 @@ interface ServerContext {
 
 /** The schema guarantees exactly one of `command` / `url`, and only the keys of that kind. */
 function toServerSpec(server: RawServer, context: ServerContext): ServerSpec {
-  const timeout = { ...(server.timeoutMs !== undefined ? { timeoutMs: server.timeoutMs } : {}), ...(server.start !== undefined ? { start: server.start } : {}), ...toResilience(server) };
+  const timeout = {
+    ...(server.timeoutMs !== undefined ? { timeoutMs: server.timeoutMs } : {}),
+    ...(server.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: server.maxTotalTimeoutMs } : {}),
+    ...(server.start !== undefined ? { start: server.start } : {}), ...toResilience(server) };
   const replicas = server.replicas ?? 1;
   if (server.url !== undefined) {
     return {

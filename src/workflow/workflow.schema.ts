@@ -128,6 +128,8 @@ const serverShape = {
   /** Default 1; at most `MAX_REPLICAS`. */
   replicas: atLeastOne.max(MAX_REPLICAS, { error: `must be at most ${MAX_REPLICAS} (each replica is a process or session of its own)` }).optional(),
   timeoutMs: timeoutMs.optional(),
+  /** Longest a call may run while progress notifications keep restarting its `timeoutMs`. */
+  maxTotalTimeoutMs: timeoutMs.optional(),
   /** `lazy` (default): started when a run first needs it; `eager`: when its ensemble is created. */
   start: z.enum(['eager', 'lazy']).optional(),
   // graceful degradation
