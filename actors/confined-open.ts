@@ -130,6 +130,11 @@ async function walk(place: Place, pending: string[], given: string, root: string
     }
     return true;
   };
+  /** The entry changed between two looks: look at it again, a bounded number of times. */
+  const retry = (name: string): void => {
+    if (++hops > MAX_LINK_HOPS) throw new EnsembleError('TOOL_ERROR', `cannot ${action} ${showPath(given)}: it keeps changing while it is opened`, { field: 'path' });
+    pending.unshift(name);
+  };
   for (;;) {
     signal?.throwIfAborted();
     const top = place.folders[place.folders.length - 1]!;
@@ -161,7 +166,15 @@ async function walk(place: Place, pending: string[], given: string, root: string
           continue;
         }
         // A link (O_NOFOLLOW with O_DIRECTORY says ENOTDIR), or a file where a folder should be.
-        if ((code === 'ENOTDIR' || code === 'ELOOP') && (await follow(at))) continue;
+        if (code === 'ENOTDIR' || code === 'ELOOP') {
+          if (await follow(at)) continue;
+          // Not a link now, but a folder or a link again: it changed since the open. Look again.
+          const now = await lstat(at).catch(() => undefined);
+          if (now?.isDirectory() || now?.isSymbolicLink()) {
+            retry(name);
+            continue;
+          }
+        }
         throw toFileError(error, given, action);
       }
       continue;
@@ -171,7 +184,12 @@ async function walk(place: Place, pending: string[], given: string, root: string
       try {
         file = await open(at, FILE_FLAGS);
       } catch (error) {
-        if (errorCode(error) === 'ELOOP' && (await follow(at))) continue;
+        if (errorCode(error) === 'ELOOP') {
+          if (await follow(at)) continue;
+          // Not a link any more: look again.
+          retry(name);
+          continue;
+        }
         throw toFileError(error, given, 'read');
       }
       try {
@@ -193,10 +211,7 @@ async function walk(place: Place, pending: string[], given: string, root: string
     }
     if (stats?.isSymbolicLink()) {
       // Not a link any more (replaced since the lstat): look again.
-      if (!(await follow(at))) {
-        if (++hops > MAX_LINK_HOPS) throw new EnsembleError('TOOL_ERROR', `path ${showPath(given)}: it keeps changing while it is opened`, { field: 'path' });
-        pending.unshift(name);
-      }
+      if (!(await follow(at))) retry(name);
       continue;
     }
     if (stats) checkRegular(stats, given, root, 'write');
