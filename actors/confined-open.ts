@@ -333,6 +333,8 @@ export function toFileError(error: unknown, path: string, action: string): Ensem
     EPERM: `cannot ${action} ${shown}: operation not permitted`,
     ENAMETOOLONG: `cannot ${action} ${shown}: the name is too long for the file system (${longestComponent(path)} bytes in one name, or ${Buffer.byteLength(path)} in the path)`,
     ELOOP: `cannot ${action} ${shown}: too many symbolic links, or a link where a file was expected`,
+    // What opening a socket, or a device with no driver behind it, answers.
+    ENXIO: `cannot ${action} ${shown}: it is not a regular file (a socket, or a device with nothing behind it)`,
   };
   const message = (code !== undefined && Object.hasOwn(messages, code) ? messages[code] : undefined) ?? `cannot ${action} ${shown}: ${code ?? 'failed'}`;
   return new EnsembleError('TOOL_ERROR', message, { field: 'path', cause: error });
