@@ -210,7 +210,7 @@ async function walk(place: Place, pending: string[], given: string, root: string
       if (errorCode(error) !== 'ENOENT') throw toFileError(error, given, 'write');
     }
     if (stats?.isSymbolicLink()) {
-      // Not a link any more (replaced since the lstat): look again.
+      // Followed; or, no longer a link (replaced since the lstat), looked at again.
       if (!(await follow(at))) retry(name);
       continue;
     }
