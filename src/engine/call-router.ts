@@ -15,7 +15,7 @@
 import { callBuiltinFileTool, BUILTIN_FILES_NAME } from '../../actors/builtin-files.js';
 import { describeStep, listServedTools, routeCall } from '../../machines/fallback-routing.js';
 import type { BusPayload } from '../core/bus-events.js';
-import type { ErrorCode, ErrorInfo } from '../core/errors.js';
+import { toErrorInfo, type ErrorCode, type ErrorInfo } from '../core/errors.js';
 import type { ResourceResult, ToolInfo, ToolResult } from '../core/results.js';
 import { toMemberId, type ReplyTarget, type ServerLifecycle, type ServerReply, type ServerRequest } from '../core/server-port.js';
 import type { ServerSpec } from '../core/workflow.js';
@@ -323,11 +323,22 @@ export class CallRouter {
 
   private callBuiltin(pool: Pool, call: RoutedCall, tool: string, args: Record<string, unknown>): void {
     const started = performance.now();
-    void callBuiltinFileTool(call.scope.workspace, tool, args).then((result) => {
-      const durationMs = performance.now() - started;
-      this.trace(call, { type: 'server.call.result', server: BUILTIN_FILES_NAME, callId: call.request.callId, tool, result, durationMs, servedBy: BUILTIN_FILES_NAME });
-      this.deliver(call, { type: 'server.result', server: pool.name, callId: call.request.callId, result, durationMs: performance.now() - call.startedAt, servedBy: BUILTIN_FILES_NAME });
-    });
+    // The call's timeout and cancel apply as they do on a server: `cancel()` aborts this controller.
+    const controller = new AbortController();
+    call.controller = controller;
+    const timeoutMs = call.request.timeoutMs ?? pool.spec.timeoutMs ?? call.scope.timeoutMs;
+    callBuiltinFileTool(call.scope.workspace, tool, args, { timeoutMs, signal: controller.signal }).then(
+      (result) => {
+        const durationMs = performance.now() - started;
+        this.trace(call, { type: 'server.call.result', server: BUILTIN_FILES_NAME, callId: call.request.callId, tool, result, durationMs, servedBy: BUILTIN_FILES_NAME });
+        this.deliver(call, { type: 'server.result', server: pool.name, callId: call.request.callId, result, durationMs: performance.now() - call.startedAt, servedBy: BUILTIN_FILES_NAME });
+      },
+      (failure: unknown) => {
+        const error = { ...toErrorInfo(failure), server: pool.name };
+        this.trace(call, { type: 'server.call.error', server: BUILTIN_FILES_NAME, callId: call.request.callId, tool, error, durationMs: performance.now() - started });
+        this.deliver(call, this.toFailure(call, error));
+      },
+    );
   }
 
   private onFailure(pool: Pool, member: Member, call: RoutedCall, error: ErrorInfo, servedBy: string | undefined): void {
