@@ -116,14 +116,17 @@ export function createRun(workflow: Workflow, options: RunOptions = {}): Run {
         : // Multi-server coordination is one orchestrator driving several servers in turn: the sequential machine.
           createActor(sequentialMachine.provide({ actors: { serverPort, synthesize } }), { input: { runId, workflow }, ...(options.inspect ? { inspect: options.inspect } : {}) });
 
+    // Live before run.started is published: a subscriber of the run's first event may cancel it
+    // (regression: a cancel from there reached the early-cancel slot, checked already, and was lost).
+    // Deferred: cancel() is often called from a bus subscriber, in the middle of some actor's
+    // transition; by the time it is delivered the actor has started.
+    cancel = (reason) => queueMicrotask(() => actor.send({ type: 'run.cancel', reason }));
     bus.publish({ type: 'run.started', workflow: workflow.name, pattern });
     actor.on('*', (event) => bus.publish(event));
     const finished = new Promise<void>((resolve) => {
       actor.subscribe({ complete: resolve, error: () => resolve() });
     });
     snapshotOf = () => actor.getPersistedSnapshot();
-    // Deferred: cancel() is often called from a bus subscriber, in the middle of some actor's transition.
-    cancel = (reason) => queueMicrotask(() => actor.send({ type: 'run.cancel', reason }));
     const onAbort = () => cancel(String(options.signal?.reason ?? 'aborted'));
     options.signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -133,6 +136,8 @@ export function createRun(workflow: Workflow, options: RunOptions = {}): Run {
     options.signal?.removeEventListener('abort', onAbort);
 
     const snapshot = actor.getSnapshot();
+    // The machine is done: a later cancel has nothing left to stop.
+    cancel = () => undefined;
     actor.stop();
     directory.router.abandon(scope, 'the run ended');
     if (owned) {
