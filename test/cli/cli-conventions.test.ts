@@ -177,6 +177,32 @@ describe('Ctrl-C', () => {
   });
 });
 
+describe('Ctrl-C with a report larger than a pipe holds', () => {
+  // Regression: the second Ctrl-C exited right after writing, and writes to a pipe are
+  // asynchronous on POSIX: all but the first 64 KiB of the report were lost.
+  it('a second prints the whole report before it exits 130', async () => {
+    const log = join(temp.dir, 'big.jsonl');
+    const file = writeWorkflowFile(
+      temp.dir,
+      'big.json',
+      JSON.stringify({
+        name: 'big',
+        servers: { fx: fixtureServer('--ignore-sigterm', '--ignore-stdin-eof', '--log-file', log) },
+        tasks: [
+          { id: 'large', server: 'fx', tool: 'big', args: { bytes: 1_000_000 } },
+          { id: 'waits', server: 'fx', tool: 'hang' },
+        ],
+      }),
+    );
+    const result = await interrupt(file, log, 2);
+    expect(result.code).toBe(130);
+    const report = JSON.parse(result.stdout) as { tasks: { id: string; status: string; text: string }[] };
+    expect(report.tasks[0]).toMatchObject({ id: 'large', status: 'completed' });
+    expect(report.tasks[0]?.text).toHaveLength(1_000_000);
+    expect(report.tasks[1]).toMatchObject({ id: 'waits', status: 'cancelled' });
+  });
+});
+
 /** Runs `ensemble run <file> --json`, sends SIGINT once the hanging call reached the server, and a second once the CLI says it is cancelling. */
 async function interrupt(file: string, log: string, times: 1 | 2): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [join(ROOT, 'bin/ensemble.js'), 'run', file, '--json'], { cwd: temp.dir });
