@@ -25,6 +25,7 @@ export interface ErrorLedger {
  * ledger.tell('server "fx" failed to start')                          // 'server "fx" failed to start'
  * ledger.tell('task "a": server "fx" failed to start')                // 'task "a": (as above)'
  * ledger.tell('server "fx" failed to start')                          // '(as above)'
+ * ledger.tell('fx is unavailable (server "fx" failed to start); …')   // 'fx is unavailable (as above); …'
  */
 export function createErrorLedger(): ErrorLedger {
   const printed: string[] = [];
@@ -32,6 +33,8 @@ export function createErrorLedger(): ErrorLedger {
     tell(message) {
       for (const earlier of printed) {
         if (message === earlier) return AS_ABOVE;
+        // A message that quotes an earlier one in parentheses reads "… (as above); …", not "((as above))".
+        if (message.includes(`(${earlier})`)) return message.replace(`(${earlier})`, AS_ABOVE);
         if (message.includes(earlier)) return message.replace(earlier, AS_ABOVE);
       }
       printed.push(message);

@@ -10,8 +10,7 @@ import process from 'node:process';
 import type { BusEvent } from '../core/bus-events.js';
 import { EnsembleError, toErrorInfo } from '../core/errors.js';
 import type { RunReport } from '../core/results.js';
-import { createRun, type Run } from '../engine/create-run.js';
-import { readWorkflowFile } from '../workflow/read-workflow.js';
+import type { Run } from '../engine/create-run.js';
 import { defineCliCommand } from './cli-command.js';
 import { exitCodeOfError, exitCodeOfReport } from './exit-codes.js';
 import { AS_ABOVE, createErrorLedger, type ErrorLedger } from './error-ledger.js';
@@ -36,6 +35,9 @@ export const runCommand = defineCliCommand({
     const json = args.json === true;
     let run: Run;
     try {
+      // Loaded when the command runs, not with this definition: `run --help` and usage errors
+      // read only the options above and must not pay for XState, the SDK and zod.
+      const [{ createRun }, { readWorkflowFile }] = await Promise.all([import('../engine/create-run.js'), import('../workflow/read-workflow.js')]);
       const workflow = await readWorkflowFile(args.file);
       run = createRun(workflow, args.pattern === undefined ? {} : { pattern: readPatternOption(args.pattern) });
     } catch (error) {
