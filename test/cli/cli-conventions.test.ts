@@ -49,6 +49,13 @@ describe('help and version', () => {
     expect((await ensemble('help')).stdout).toBe(result.stdout);
   });
 
+  it('`help --help` shows the usage; help refuses an unknown option or a second command (exit 2)', async () => {
+    const usage = await ensemble('--help');
+    expect(await ensemble('help', '--help')).toEqual(usage);
+    expect(await ensemble('help', '--jsn')).toMatchObject({ code: 2, stdout: '', stderr: 'ensemble: help: unknown option --jsn; see `ensemble help`\n' });
+    expect((await ensemble('help', 'run', 'tools')).code).toBe(2);
+  });
+
   it('`--version` and `-v` print the version from package.json', async () => {
     expect(await ensemble('--version')).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
     expect((await ensemble('-v')).stdout).toBe(`${version}\n`);
@@ -83,6 +90,12 @@ describe('output', () => {
     expect(forced.stdout).toContain('\u001b[1mUsage:');
     const refused = await runWithEnv({ FORCE_COLOR: '1', NO_COLOR: '1' }, '--help');
     expect(refused.stdout).not.toContain('\u001b[');
+  });
+
+  it('writes no escapes into pipes for a failed run either, whatever the terminal type', async () => {
+    const result = await runWithEnv({ TERM: 'xterm-256color' }, 'run', flow);
+    expect(result.code).toBe(1);
+    expect(result.stdout + result.stderr).not.toContain('\u001b');
   });
 
   it('prints each error once in a failed run, and says when servers start and close', async () => {
