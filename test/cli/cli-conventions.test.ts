@@ -133,6 +133,20 @@ describe('ensemble tools', () => {
     expect(readFileSync(log, 'utf8')).not.toContain('"event":"call"');
   });
 
+  it('lists the servers that started beside the error of one that did not, and exits 1', async () => {
+    const path = writeWorkflowFile(temp.dir, 'tools-down.json', JSON.stringify({ name: 't', servers: { fx: fixtureServer(), down: fixtureServer('--exit-at-start', '4') }, tasks: [{ id: 'x', server: 'fx', tool: 'noop' }] }));
+    const json = await ensemble('tools', path, '--json');
+    expect(json.code).toBe(1);
+    const listed = JSON.parse(json.stdout) as { servers: { server: string; tools?: unknown[]; error?: { code: string; message: string } }[] };
+    expect(listed.servers.map((entry) => entry.server)).toEqual(['fx', 'down']);
+    expect(listed.servers[0]?.tools?.length).toBeGreaterThan(0);
+    expect(listed.servers[1]?.error).toMatchObject({ code: 'SERVER_START_FAILED' });
+    expect(listed.servers[1]?.error?.message).toContain('exited with code 4');
+    const text = await ensemble('tools', path);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toMatch(/^down: not started: .*exited with code 4/m);
+  });
+
   it('names an unknown --server with a suggestion', async () => {
     const result = await ensemble('tools', flow, '--server', 'fy');
     expect(result.code).toBe(2);
