@@ -69,6 +69,11 @@ async function dispatch(rawArgs: string[]): Promise<void> {
 }
 
 async function printHelp(rest: string[]): Promise<void> {
+  // `help --help` is a question about help itself, which the main usage answers.
+  if (rest.some((arg) => HELP_FLAGS.has(arg))) return printMainUsage();
+  const option = rest.find((arg) => arg.startsWith('-'));
+  if (option !== undefined) throw new EnsembleError('USAGE', `help: unknown option ${option}; see \`ensemble help\``, { field: option });
+  if (rest.length > 1) throw new EnsembleError('USAGE', `help: expected at most one command, got ${rest.length} (${rest.join(' ')})`);
   const [name] = rest;
   if (name === undefined || name === 'help') return printMainUsage();
   const command = await findCommand(name);

@@ -11,8 +11,13 @@ export const PROGRESS_LINE_INTERVAL_MS = 1000;
 /** Calls whose progress was printed, by run and call id, with when; bounded (oldest dropped first). */
 const lastProgressLine = new Map<string, number>();
 const MAX_TRACKED_CALLS = 256;
+import { AS_ABOVE } from './error-ledger.js';
 
-export function formatProgress(event: BusEvent): string | undefined {
+/**
+ * The line for an event, or undefined when it has none. `tell` says how an error message reads
+ * on this line (an `ErrorLedger`'s, so each error is printed once); by default, whole.
+ */
+export function formatProgress(event: BusEvent, tell: (message: string) => string = (message) => message): string | undefined {
   switch (event.type) {
     case 'server.call.progress':
       return formatCallProgress(event);
@@ -25,16 +30,19 @@ export function formatProgress(event: BusEvent): string | undefined {
     case 'task.completed':
       return `  ✓ ${event.task.id}  ${event.task.server}.${event.task.tool}  ${formatMs(event.durationMs)}${event.servedBy ? `  (served by ${event.servedBy})` : ''}`;
     case 'task.failed':
-      return `  ✗ ${event.task.id}  ${event.task.server}.${event.task.tool}  ${formatMs(event.durationMs)}  ${event.error.message}`;
+      return `  ✗ ${event.task.id}  ${event.task.server}.${event.task.tool}  ${formatMs(event.durationMs)}  ${tell(event.error.message)}`;
     case 'task.skipped':
       return `  - ${event.task.id}  skipped: ${event.reason}`;
     case 'server.state':
-      if (event.state === 'unavailable') return `  ! server ${event.server} unavailable${event.error ? `: ${event.error.message}` : ''}`;
+      if (event.state === 'unavailable') return `  ! server ${event.server} unavailable${event.error ? `: ${tell(event.error.message)}` : ''}`;
       return undefined;
     case 'notification':
-      return `  ${event.notification.level === 'info' ? 'i' : '!'} ${event.notification.message}`;
-    case 'run.finished':
-      return event.error ? `■ ${event.status}: ${event.error.message}` : `■ ${event.status}`;
+      // Warnings and errors often quote a server's error; an info line ("restored") may well repeat.
+      return event.notification.level === 'info' ? `  i ${event.notification.message}` : `  ! ${tell(event.notification.message)}`;
+    case 'run.finished': {
+      const told = event.error ? tell(event.error.message) : AS_ABOVE;
+      return told === AS_ABOVE ? `■ ${event.status}` : `■ ${event.status}: ${told}`;
+    }
     default:
       return undefined;
   }
