@@ -15,7 +15,7 @@ export interface ToolMapping {
 export type FallbackSpec =
   | { kind: 'server'; server: string; tools: Record<string, ToolMapping> }
   /** Built-in file operations confined to the run's workspace. `tools` maps the primary's tool names to them. */
-  | { kind: 'builtin'; builtin: 'files'; tools: Record<string, ToolMapping> };
+  | { kind: 'builtin'; builtin: 'files'; tools: Record<string, ToolMapping>; maxReadBytes?: number; maxListEntries?: number };
 
 /** How a server's health is watched and how it comes back. */
 export interface ResilienceSpec {

@@ -18,7 +18,7 @@ import type { BusPayload } from '../core/bus-events.js';
 import { toErrorInfo, type ErrorCode, type ErrorInfo } from '../core/errors.js';
 import type { ResourceResult, ToolInfo, ToolResult } from '../core/results.js';
 import { toMemberId, type ReplyTarget, type ServerLifecycle, type ServerReply, type ServerRequest } from '../core/server-port.js';
-import type { ServerSpec } from '../core/workflow.js';
+import type { FallbackSpec, ServerSpec } from '../core/workflow.js';
 
 /** How the router sends one call on a session. */
 export interface SessionCallOptions {
@@ -270,7 +270,7 @@ export class CallRouter {
     }
     const step = chain[route.step]!;
     if (step.kind === 'builtin') {
-      this.callBuiltin(pool, call, route.tool, route.args);
+      this.callBuiltin(pool, call, route.tool, route.args, step);
       return;
     }
     const target = this.pools.get(step.server)!;
@@ -321,13 +321,14 @@ export class CallRouter {
     }
   }
 
-  private callBuiltin(pool: Pool, call: RoutedCall, tool: string, args: Record<string, unknown>): void {
+  private callBuiltin(pool: Pool, call: RoutedCall, tool: string, args: Record<string, unknown>, step: Extract<FallbackSpec, { kind: 'builtin' }>): void {
     const started = performance.now();
     // The call's timeout and cancel apply as they do on a server: `cancel()` aborts this controller.
     const controller = new AbortController();
     call.controller = controller;
     const timeoutMs = call.request.timeoutMs ?? pool.spec.timeoutMs ?? call.scope.timeoutMs;
-    callBuiltinFileTool(call.scope.workspace, tool, args, { timeoutMs, signal: controller.signal }).then(
+    const caps = { ...(step.maxReadBytes !== undefined ? { maxReadBytes: step.maxReadBytes } : {}), ...(step.maxListEntries !== undefined ? { maxListEntries: step.maxListEntries } : {}) };
+    callBuiltinFileTool(call.scope.workspace, tool, args, { timeoutMs, signal: controller.signal, ...caps }).then(
       (result) => {
         const durationMs = performance.now() - started;
         this.trace(call, { type: 'server.call.result', server: BUILTIN_FILES_NAME, callId: call.request.callId, tool, result, durationMs, servedBy: BUILTIN_FILES_NAME });

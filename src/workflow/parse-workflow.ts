@@ -215,7 +215,7 @@ function toResilience(server: RawServer): Partial<ResilienceSpec> {
   if (declared === undefined) return {};
   const resilience: Partial<ResilienceSpec> = {
     fallback: (server.fallback ?? []).map((step): FallbackSpec =>
-      step.server !== undefined ? { kind: 'server', server: step.server, tools: step.tools ?? {} } : { kind: 'builtin', builtin: 'files', tools: step.tools ?? {} },
+      step.server !== undefined ? { kind: 'server', server: step.server, tools: step.tools ?? {} } : { kind: 'builtin', builtin: 'files', tools: step.tools ?? {}, ...(step.maxReadBytes !== undefined ? { maxReadBytes: step.maxReadBytes } : {}), ...(step.maxListEntries !== undefined ? { maxListEntries: step.maxListEntries } : {}) },
     ),
     recovery: {
       initialDelayMs: server.recovery?.initialDelayMs ?? 500,
