@@ -94,3 +94,7 @@ async function findCommand(name: string): Promise<LoadedCommand> {
 }
 
 await runCli(process.argv.slice(2));
+// The command has answered. If something still holds the event loop (a file operation stuck in
+// the kernel, say a hung network mount, which no abort can end), leave anyway once stdout has
+// had time to drain; unref'd, this timer never delays a process that ends by itself.
+setTimeout(() => process.exit(), 2000).unref();
