@@ -202,7 +202,10 @@ interface ServerContext {
 
 /** The schema guarantees exactly one of `command` / `url`, and only the keys of that kind. */
 function toServerSpec(server: RawServer, context: ServerContext): ServerSpec {
-  const timeout = { ...(server.timeoutMs !== undefined ? { timeoutMs: server.timeoutMs } : {}), ...(server.start !== undefined ? { start: server.start } : {}), ...toResilience(server) };
+  const timeout = {
+    ...(server.timeoutMs !== undefined ? { timeoutMs: server.timeoutMs } : {}),
+    ...(server.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: server.maxTotalTimeoutMs } : {}),
+    ...(server.start !== undefined ? { start: server.start } : {}), ...toResilience(server) };
   const replicas = server.replicas ?? 1;
   if (server.url !== undefined) {
     return {
@@ -233,7 +236,7 @@ function toResilience(server: RawServer): Partial<ResilienceSpec> {
   if (declared === undefined) return {};
   const resilience: Partial<ResilienceSpec> = {
     fallback: (server.fallback ?? []).map((step): FallbackSpec =>
-      step.server !== undefined ? { kind: 'server', server: step.server, tools: step.tools ?? {} } : { kind: 'builtin', builtin: 'files', tools: step.tools ?? {} },
+      step.server !== undefined ? { kind: 'server', server: step.server, tools: step.tools ?? {} } : { kind: 'builtin', builtin: 'files', tools: step.tools ?? {}, ...(step.maxReadBytes !== undefined ? { maxReadBytes: step.maxReadBytes } : {}), ...(step.maxListEntries !== undefined ? { maxListEntries: step.maxListEntries } : {}) },
     ),
     recovery: {
       initialDelayMs: server.recovery?.initialDelayMs ?? 500,
