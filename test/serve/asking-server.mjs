@@ -3,15 +3,22 @@
  * A backend that asks its client things during a tool call (v1 SDK):
  * `ask` sends `elicitation/create` for a name and answers `hello <name>`
  * (or `<action>` when the user declines or cancels); `sample` sends
- * `sampling/createMessage` and answers with the model's text. A request the
+ * `sampling/createMessage` and answers with the model's text; `block` never
+ * answers (until cancelled), to hold a call in flight (with `--log-file F` it
+ * appends `block` to F when called). A request the
  * client refuses becomes the text `refused: <message>`. Over stdio; with
  * `--http 0` Streamable HTTP on 127.0.0.1 (one stdout line `listening <url>`).
  */
 import { randomUUID } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+
+const logAt = process.argv.indexOf('--log-file');
+/** `block` appends a line here when a call reaches it, so a test knows the call is in flight. */
+const logFile = logAt === -1 ? undefined : process.argv[logAt + 1];
 
 function createMcpServer() {
   const server = new McpServer({ name: 'asking', version: '0.0.0' });
@@ -34,6 +41,11 @@ function createMcpServer() {
     } catch (error) {
       return { content: [{ type: 'text', text: `refused: ${error instanceof Error ? error.message : String(error)}` }] };
     }
+  });
+  // With no inputSchema the SDK passes the handler only its request context.
+  server.registerTool('block', { description: 'Answers only when cancelled' }, (extra) => {
+    if (logFile) appendFileSync(logFile, 'block\n');
+    return new Promise((resolve) => extra.signal.addEventListener('abort', () => resolve({ content: [{ type: 'text', text: 'cancelled' }] })));
   });
   return server;
 }

@@ -5,13 +5,14 @@
  * HTTP, from a stdio backend and an HTTP one; another session is never asked.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTempDir, ROOT } from '../support/fixture.js';
 import { SERVE_ENTRY, startHttpServe, textOf, writeConfig } from './serve-client.js';
 
@@ -45,6 +46,7 @@ describe('ensemble serve: elicitation and sampling forwarded to the calling clie
   const temp = createTempDir('ensemble-serve-asks-');
   const httpBackend = spawn(process.execPath, [ASKING, '--http', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let config: string;
+  const blockLog = join(temp.dir, 'block.log');
 
   beforeAll(async () => {
     const url = await new Promise<string>((resolve) => {
@@ -53,7 +55,7 @@ describe('ensemble serve: elicitation and sampling forwarded to the calling clie
         if (match) resolve(match[1]!);
       });
     });
-    config = writeConfig(temp.dir, { mcpServers: { asking: { command: process.execPath, args: [ASKING] }, remote: { type: 'http', url } } });
+    config = writeConfig(temp.dir, { mcpServers: { asking: { command: process.execPath, args: [ASKING, '--log-file', blockLog] }, remote: { type: 'http', url } } });
   });
 
   afterAll(() => {
@@ -74,7 +76,7 @@ describe('ensemble serve: elicitation and sampling forwarded to the calling clie
     }
   });
 
-  it('over HTTP: only the calling session is asked; a client without the capability gets the backend a refusal', async () => {
+  it('over HTTP: only the calling session is asked; a client without the capability, or calls of two sessions in flight, get the backend a refusal', async () => {
     const serve = await startHttpServe(config);
     const alice = createAnsweringClient({ name: 'Alice', word: 'blue' });
     const bob = createAnsweringClient({ name: 'Bob', word: 'red' });
@@ -86,6 +88,15 @@ describe('ensemble serve: elicitation and sampling forwarded to the calling clie
       expect(textOf(await alice.client.callTool({ name: 'remote__sample', arguments: {} }))).toBe('model said: blue');
       expect([alice.asked.length, alice.sampled, bob.asked.length, bob.sampled]).toEqual([1, 1, 1, 0]);
       expect(textOf(await carol.client.callTool({ name: 'asking__ask', arguments: {} }))).toMatch(/^refused: .*does not support elicitation/);
+
+      // Bob's call holds the backend session while Alice's asks: whose user to ask is unknown, so no one is asked.
+      const held = new AbortController();
+      const blocking = bob.client.callTool({ name: 'asking__block', arguments: {} }, undefined, { signal: held.signal }).catch(() => 'cancelled');
+      await vi.waitFor(() => expect(existsSync(blockLog)).toBe(true), { timeout: 10_000, interval: 20 });
+      expect(textOf(await alice.client.callTool({ name: 'asking__ask', arguments: {} }))).toMatch(/^refused: .*calls of 2 client sessions are in flight/);
+      expect(alice.asked.length + bob.asked.length).toBe(2);
+      held.abort();
+      await blocking;
     } finally {
       await Promise.allSettled([alice, bob, carol].map((who) => who.client.close()));
       await serve.stop();
