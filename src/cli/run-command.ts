@@ -29,6 +29,7 @@ export const runCommand = defineCliCommand({
     json: { type: 'boolean', description: 'print exactly one JSON report on stdout (progress stays on a terminal only)' },
     quiet: { type: 'boolean', description: 'no progress lines' },
     pattern: { type: 'string', valueHint: 'name', description: 'force the primary pattern: sequential, parallel or multi-server' },
+    inputs: { type: 'string', valueHint: 'json', description: 'values for the workflow\'s inputs, as a JSON object: --inputs \'{"city":"Oslo"}\'' },
   },
   examples: ['ensemble run examples/demo/workflow.yaml', 'ensemble run flow.yaml --json > report.json'],
   async run(args) {
@@ -39,7 +40,7 @@ export const runCommand = defineCliCommand({
       // read only the options above and must not pay for XState, the SDK and zod.
       const [{ createRun }, { readWorkflowFile }] = await Promise.all([import('../engine/create-run.js'), import('../workflow/read-workflow.js')]);
       const workflow = await readWorkflowFile(args.file);
-      run = createRun(workflow, args.pattern === undefined ? {} : { pattern: readPatternOption(args.pattern) });
+      run = createRun(workflow, { ...(args.pattern === undefined ? {} : { pattern: readPatternOption(args.pattern) }), ...(args.inputs === undefined ? {} : { inputs: readInputsOption(args.inputs) }) });
     } catch (error) {
       return fail(error, json);
     }
@@ -73,6 +74,18 @@ export const runCommand = defineCliCommand({
     process.exitCode = interrupted ? EXIT_INTERRUPTED : exitCodeOfReport(report);
   },
 });
+
+/** The `--inputs` option: one JSON object of input values. */
+function readInputsOption(value: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch (error) {
+    throw new EnsembleError('USAGE', `--inputs: expected a JSON object, e.g. '{"city":"Oslo"}' (${(error as Error).message})`, { field: '--inputs' });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new EnsembleError('USAGE', `--inputs: expected a JSON object, e.g. '{"city":"Oslo"}'`, { field: '--inputs' });
+  return { ...parsed };
+}
 
 /** The `--pattern` option, checked: a typo must not silently fall back to auto. */
 export function readPatternOption(value: string): 'sequential' | 'parallel' | 'multi-server' {

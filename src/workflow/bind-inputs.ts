@@ -74,8 +74,11 @@ export function bindInputs(workflow: Workflow, given: Readonly<Record<string, un
   }
   if (Object.keys(declared).length === 0) return workflow;
   const scope = { inputs: values };
+  // The bound workflow declares no inputs any more: its placeholders are filled, and binding it
+  // again (a run binds whatever it is given) must not ask for them a second time.
+  const { inputs: _bound, ...unbound } = workflow;
   return {
-    ...workflow,
+    ...unbound,
     tasks: workflow.tasks.map((task) => ({ ...task, args: bindPlaceholders(task.args, 'inputs', scope, { where: `task "${task.id}" args`, task: task.id }) })),
     ...(workflow.output !== undefined ? { output: bindPlaceholders(workflow.output, 'inputs', scope, { where: 'output' }) } : {}),
   };
