@@ -23,9 +23,13 @@ export function toInspectionRecord(event: InspectionEvent, maxPayloadChars: numb
     case '@xstate.actor': {
       // The inspection type names only `ActorRefLike`; the actor behind it is an `Actor`, read defensively.
       const actorRef: object = event.actorRef;
-      const name = 'id' in actorRef && typeof actorRef.id === 'string' ? actorRef.id : event.actorRef.sessionId;
+      const ownId = 'id' in actorRef && typeof actorRef.id === 'string' ? actorRef.id : event.actorRef.sessionId;
+      const logic = 'logic' in actorRef ? actorRef.logic : undefined;
+      // A root actor's id is its session id; like Stately, name it after its machine then.
+      const machineId = typeof logic === 'object' && logic !== null && 'id' in logic && typeof logic.id === 'string' ? logic.id : undefined;
+      const name = ownId === event.actorRef.sessionId && machineId !== undefined ? machineId : ownId;
       const parent = '_parent' in actorRef && typeof actorRef._parent === 'object' && actorRef._parent !== null && 'sessionId' in actorRef._parent ? actorRef._parent.sessionId : undefined;
-      const definition = readDefinition('logic' in actorRef ? actorRef.logic : undefined);
+      const definition = readDefinition(logic);
       return {
         type: '@xstate.actor',
         name,
