@@ -55,7 +55,13 @@ export function createEventFeed(config: EventFeedConfig = {}): EventFeed {
     inspect: {
       next(event) {
         if (listeners.size === 0) return;
-        const record = toInspectionRecord(event, maxPayloadChars);
+        // What the inspector cannot record must never break the run it watches.
+        let record: FeedEvent | undefined;
+        try {
+          record = toInspectionRecord(event, maxPayloadChars);
+        } catch {
+          return;
+        }
         if (record) emit(record);
       },
     },

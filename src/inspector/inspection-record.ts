@@ -36,7 +36,7 @@ export function toInspectionRecord(event: InspectionEvent, maxPayloadChars: numb
         definition: definition ?? JSON.stringify({ id: name }),
         ...base,
         parentId: typeof parent === 'string' ? parent : undefined,
-        snapshot: toSnapshotRecord(event.actorRef.getSnapshot(), maxPayloadChars),
+        snapshot: toSnapshotRecord(readSnapshot(event.actorRef), maxPayloadChars),
       };
     }
     case '@xstate.event':
@@ -68,6 +68,15 @@ function readDefinition(logic: unknown): string | undefined {
     return json.length <= MAX_DEFINITION_CHARS ? json : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** A root actor is announced while it initializes, when its snapshot cannot be read yet. */
+function readSnapshot(actorRef: { getSnapshot(): unknown }): unknown {
+  try {
+    return actorRef.getSnapshot();
+  } catch {
+    return { status: 'active' };
   }
 }
 

@@ -32,6 +32,8 @@ export interface MemberView {
   server: string;
   replica: number;
   state: string;
+  /** The lifecycle states it went through, in order (repeats folded, the last 12): a death stays visible after the run closes the server. */
+  trail: string[];
   pid?: number;
   error?: string;
 }
@@ -201,7 +203,7 @@ export function inspectorModelKit(): InspectorModelKit {
     const id = server + '#' + replica;
     const known = Object.prototype.hasOwnProperty.call(model.members, id) ? model.members[id] : undefined;
     if (known) return known;
-    const created: MemberView = { member: id, server, replica, state: 'connecting' };
+    const created: MemberView = { member: id, server, replica, state: 'connecting', trail: [] };
     model.members[id] = created;
     return created;
   }
@@ -268,6 +270,8 @@ export function inspectorModelKit(): InspectorModelKit {
         if (typeof event.server !== 'string' || typeof event.replica !== 'number') return;
         const member = memberOf(model, event.server, event.replica);
         member.state = text(event.state) ?? member.state;
+        if (member.trail[member.trail.length - 1] !== member.state) member.trail.push(member.state);
+        if (member.trail.length > 12) member.trail.splice(0, member.trail.length - 12);
         if (typeof event.pid === 'number') member.pid = event.pid;
         if (isRecord(event.error) && typeof event.error.message === 'string') member.error = event.error.message;
         else if (member.state === 'serving') delete member.error;

@@ -30,6 +30,7 @@ const STYLE = `
   .state-serving { background: #d3f0da; color: #1e5a2c; }
   .state-unavailable, .state-closed { background: #fbd9d5; color: #8a1c12; }
   .state-connecting, .state-recovering, .state-probing { background: #fff1c2; color: #6b5000; }
+  .lifecycle.past { opacity: .6; font-size: 11px; }
   .fallback { color: #6d3fc0; font-weight: 600; }
   .chart > summary { cursor: pointer; font-weight: 600; margin: 4px 0; }
   .state { border: 1px solid #b8c0cc; border-radius: 8px; padding: 4px 8px; margin: 4px; background: #fff; min-width: 90px; }

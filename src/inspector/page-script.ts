@@ -124,7 +124,8 @@ export const PAGE_SCRIPT = String.raw`
       for (var m = 0; m < memberIds.length; m++) {
         var view = model.members[memberIds[m]];
         var fb = model.fallbacks[view.server];
-        html += '<li class="member" data-member-row="' + esc(view.member) + '" data-state="' + esc(view.state) + '">' + esc(view.member) + ' <span class="lifecycle state-' + esc(view.state) + '">' + esc(view.state) + '</span>' + (fb && fb.length ? ' <span class="fallback" data-fallback="' + esc(view.server) + '">fallback: ' + esc(fb.join(', ')) + '</span>' : '') + '</li>';
+        var trail = view.trail.slice(0, -1).map(function (state) { return '<span class="lifecycle past state-' + esc(state) + '">' + esc(state) + '</span> → '; }).join('');
+        html += '<li class="member" data-member-row="' + esc(view.member) + '" data-state="' + esc(view.state) + '" data-trail="' + esc(view.trail.join(' ')) + '">' + esc(view.member) + ' ' + trail + '<span class="lifecycle state-' + esc(view.state) + '">' + esc(view.state) + '</span>' + (fb && fb.length ? ' <span class="fallback" data-fallback="' + esc(view.server) + '">fallback: ' + esc(fb.join(', ')) + '</span>' : '') + '</li>';
       }
       html += '</ul>';
     }
