@@ -12,6 +12,7 @@ import { createEventFeed, type EventFeed, type EventFeedConfig } from './event-f
 import type { FeedEvent } from './inspector-model.js';
 import { renderInspectorPage } from './inspector-page.js';
 import { createReplayBuffer } from './replay-buffer.js';
+import { writeTrace } from './trace-writer.js';
 
 export interface InspectorConfig extends EventFeedConfig {
   /** 0 (the default) picks a free port. */
@@ -24,6 +25,8 @@ export interface InspectorConfig extends EventFeedConfig {
   replay?: FeedEvent[];
   /** Share a feed with a trace writer; by default the inspector has its own. */
   feed?: EventFeed;
+  /** Also write every event to this file, one JSON line each (what `--trace` does); closed by `close()`. */
+  trace?: string;
 }
 
 export interface Inspector {
@@ -39,7 +42,7 @@ export interface Inspector {
 
 /**
  * @example
- * const inspector = await createInspector({ port: 0 });
+ * const inspector = await createInspector({ port: 0, trace: 'run.jsonl', redact: (event) => event });
  * console.error(`inspector: ${inspector.url}`);
  * const run = createRun(workflow, { inspect: inspector.inspect });
  * inspector.attachBus(run.events$);
@@ -50,6 +53,7 @@ export async function createInspector(config: InspectorConfig = {}): Promise<Ins
   const window = config.window ?? 5000;
   const feed = config.feed ?? createEventFeed(config);
   const buffer = createReplayBuffer(window);
+  const trace = config.trace === undefined ? undefined : writeTrace(feed, config.trace);
   const clients = new Set<ServerResponse>();
   const replay = config.replay;
   const page = renderInspectorPage({ mode: replay ? 'replay' : 'live', window });
@@ -119,6 +123,7 @@ export async function createInspector(config: InspectorConfig = {}): Promise<Ins
     close() {
       closed ??= (async () => {
         stopListening();
+        await trace?.close();
         flush();
         for (const client of clients) client.end('event: end\ndata: {}\n\n');
         clients.clear();
