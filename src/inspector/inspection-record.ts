@@ -10,6 +10,12 @@ import type { FeedEvent } from './inspector-model.js';
 /** The `@statelyai/inspect` version whose event shapes these follow. */
 export const STATELY_INSPECT_VERSION = '0.7.2';
 
+/**
+ * A machine's context is sent with every snapshot (several per task) and holds the whole run
+ * (workflow, results so far): only its start is kept, whatever the payload cap.
+ */
+const MAX_CONTEXT_CHARS = 1024;
+
 /** Definitions are our own machines (trusted, ≈ 10 KB each): a generous bound all the same. */
 const MAX_DEFINITION_CHARS = 256 * 1024;
 
@@ -89,7 +95,7 @@ function toSnapshotRecord(snapshot: unknown, maxPayloadChars: number): Record<st
   if (typeof snapshot !== 'object' || snapshot === null) return { status: 'active' };
   const record: Record<string, unknown> = { status: 'status' in snapshot ? snapshot.status : 'active' };
   if ('value' in snapshot) record.value = toCappedValue(snapshot.value, 4096);
-  if ('context' in snapshot) record.context = toCappedValue(snapshot.context, maxPayloadChars);
+  if ('context' in snapshot) record.context = toCappedValue(snapshot.context, Math.min(MAX_CONTEXT_CHARS, maxPayloadChars));
   if ('output' in snapshot && snapshot.output !== undefined) record.output = toCappedValue(snapshot.output, maxPayloadChars);
   if ('error' in snapshot && snapshot.error !== undefined) record.error = toCappedValue(snapshot.error, maxPayloadChars);
   if ('children' in snapshot && typeof snapshot.children === 'object' && snapshot.children !== null) record.children = Object.keys(snapshot.children);

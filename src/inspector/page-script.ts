@@ -73,16 +73,23 @@ export const PAGE_SCRIPT = String.raw`
     return html + '</div>';
   }
 
+  var chartCache = {};
   function drawCharts() {
     var html = '';
     for (var i = 0; i < model.actorOrder.length; i++) {
       var actor = model.actors[model.actorOrder[i]];
       if (!actor || !actor.definition) continue;
+      // A chart is redrawn only when its actor's state or last transition changed.
+      var key = actor.status + '|' + valueText(actor.value) + '|' + valueText(actor.lastTransition);
+      var cached = chartCache[actor.sessionId];
+      if (cached && cached.key === key && cached.definition === actor.definition) { html += cached.html; continue; }
+      var start = html.length;
       var active = {};
       var ids = kit.activeStateIds(actor.definition, actor.value);
       for (var j = 0; j < ids.length; j++) active[ids[j]] = true;
       html += '<details class="chart" open data-actor="' + esc(actor.name) + '" data-active="' + esc(ids.join(' ')) + '"><summary>' + esc(actor.name) + ' <span class="muted">' + esc(actor.status) + ' · ' + esc(valueText(actor.value)) + '</span></summary>';
       html += drawState(actor.definition, active, actor.lastTransition, true) + '</details>';
+      chartCache[actor.sessionId] = { key: key, definition: actor.definition, html: html.slice(start) };
     }
     return html || '<p class="muted">no machine yet</p>';
   }
@@ -168,28 +175,42 @@ export const PAGE_SCRIPT = String.raw`
     var rows = model.bus;
     var html = '';
     var shown = 0;
-    for (var i = rows.length - 1; i >= 0 && shown < 500; i--) {
+    for (var i = rows.length - 1; i >= 0 && shown < 200; i--) {
       var row = rows[i];
       if (filter && row.type.toLowerCase().indexOf(filter) === -1) continue;
       shown++;
       var summary = row.event.task && row.event.task.id ? row.event.task.id : row.event.server || row.event.phase || row.event.status || '';
-      html += '<details class="bus-row" data-seq="' + row.seq + '" data-type="' + esc(row.type) + '"' + (openRows[row.seq] ? ' open' : '') + '><summary><span class="seq">#' + row.seq + '</span> <b>' + esc(row.type) + '</b> ' + esc(summary) + '</summary><pre>' + esc(JSON.stringify(row.event, null, 2)) + '</pre></details>';
+      html += '<details class="bus-row" data-seq="' + row.seq + '" data-type="' + esc(row.type) + '"' + (openRows[row.seq] ? ' open' : '') + '><summary><span class="seq">#' + row.seq + '</span> <b>' + esc(row.type) + '</b> ' + esc(summary) + '</summary><pre>' + (openRows[row.seq] ? esc(JSON.stringify(row.event, null, 2)) : '') + '</pre></details>';
     }
     return html || '<p class="muted">no event</p>';
   }
   document.getElementById('bus').addEventListener('toggle', function (e) {
     var seq = e.target && e.target.getAttribute && e.target.getAttribute('data-seq');
-    if (seq !== null && seq !== undefined) { if (e.target.open) openRows[seq] = true; else delete openRows[seq]; }
+    if (seq === null || seq === undefined) return;
+    if (!e.target.open) { delete openRows[seq]; return; }
+    openRows[seq] = true;
+    // The full JSON is written only when a row is opened: most rows never are.
+    for (var i = model.bus.length - 1; i >= 0; i--) {
+      if (String(model.bus[i].seq) !== seq) continue;
+      e.target.querySelector('pre').textContent = JSON.stringify(model.bus[i].event, null, 2);
+      break;
+    }
   }, true);
   filterInput.addEventListener('input', function () { render(); });
 
+  var shownHtml = {};
+  function setHtml(id, html) {
+    if (shownHtml[id] === html) return;
+    shownHtml[id] = html;
+    document.getElementById(id).innerHTML = html;
+  }
   function render() {
     var run = model.run;
     document.getElementById('run').textContent = (run.workflow || 'waiting for a run') + (run.pattern ? ' · ' + run.pattern : '') + ' · ' + run.status + (run.phase ? ' · ' + run.phase : '') + ' · ' + model.count + ' events';
-    document.getElementById('tree').innerHTML = drawTree();
-    document.getElementById('charts').innerHTML = drawCharts();
-    document.getElementById('timeline').innerHTML = drawTimeline();
-    document.getElementById('bus').innerHTML = drawBus();
+    setHtml('tree', drawTree());
+    setHtml('charts', drawCharts());
+    setHtml('timeline', drawTimeline());
+    setHtml('bus', drawBus());
     document.body.setAttribute('data-count', String(model.count));
     if (model.ended && !ended && config.mode === 'live') showBanner('run ended (' + run.status + '): this is its final state', 'ended');
   }
@@ -197,7 +218,8 @@ export const PAGE_SCRIPT = String.raw`
   function scheduleRender() {
     if (scheduled) return;
     scheduled = true;
-    setTimeout(function () { scheduled = false; render(); }, 50);
+    // At most four redraws a second: a busy run sends thousands of events.
+    setTimeout(function () { scheduled = false; render(); }, 250);
   }
 
   function modelAt(count) {
