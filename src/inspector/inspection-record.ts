@@ -46,13 +46,14 @@ export function toInspectionRecord(event: InspectionEvent, maxPayloadChars: numb
       };
     }
     case '@xstate.event':
-      return { type: '@xstate.event', event: toCappedValue(event.event, maxPayloadChars), sourceId: event.sourceRef?.sessionId, ...base };
+      return { type: '@xstate.event', event: toCappedEvent(event.event, maxPayloadChars), sourceId: event.sourceRef?.sessionId, ...base };
     case '@xstate.snapshot':
-      return { type: '@xstate.snapshot', event: toCappedValue(event.event, maxPayloadChars), snapshot: toSnapshotRecord(event.snapshot, maxPayloadChars), ...base };
+      return { type: '@xstate.snapshot', event: toCappedEvent(event.event, maxPayloadChars), snapshot: toSnapshotRecord(event.snapshot, maxPayloadChars), ...base };
     case '@xstate.microstep':
       return {
         type: '@xstate.microstep',
-        event: toCappedValue(event.event, maxPayloadChars),
+        // The snapshot event that follows carries the payload; a microstep names its event only.
+        event: { type: event.event.type },
         value: readValue(event.snapshot),
         transitions: event._transitions.map((transition) => ({
           source: `#${transition.source.id}`,
@@ -64,6 +65,20 @@ export function toInspectionRecord(event: InspectionEvent, maxPayloadChars: numb
     default:
       return undefined;
   }
+}
+
+/**
+ * One XState event reaches the inspector several times (as `@xstate.event`, in each microstep and
+ * in the snapshot): it is cut once. Events are never mutated, so the copy stays right.
+ */
+const cappedEvents = new WeakMap<object, { cap: number; value: unknown }>();
+
+function toCappedEvent(event: object, maxPayloadChars: number): unknown {
+  const known = cappedEvents.get(event);
+  if (known && known.cap === maxPayloadChars) return known.value;
+  const value = toCappedValue(event, maxPayloadChars);
+  cappedEvents.set(event, { cap: maxPayloadChars, value });
+  return value;
 }
 
 /** A machine's definition as JSON (`machine.toJSON()`); undefined for other logic. */
