@@ -14,6 +14,8 @@ import { renderInspectorPage } from './inspector-page.js';
 import { createReplayBuffer } from './replay-buffer.js';
 import { writeTrace } from './trace-writer.js';
 
+const FLUSH_MS = 50;
+
 export interface InspectorConfig extends EventFeedConfig {
   /** 0 (the default) picks a free port. */
   port?: number;
@@ -58,8 +60,8 @@ export async function createInspector(config: InspectorConfig = {}): Promise<Ins
   const replay = config.replay;
   const page = renderInspectorPage({ mode: replay ? 'replay' : 'live', window });
 
-  // Events reach pages once per turn of the event loop, batched: a write per event per page would
-  // cost more than the run itself.
+  // Events reach pages in batches, every FLUSH_MS: a write per event per page would cost more
+  // than the run itself.
   let pending: string[] = [];
   let scheduled = false;
   const flush = () => {
@@ -75,7 +77,8 @@ export async function createInspector(config: InspectorConfig = {}): Promise<Ins
     pending.push(`data: ${json}\n\n`);
     if (!scheduled) {
       scheduled = true;
-      setImmediate(flush);
+      // The page redraws a few times a second: sending more often only costs both sides.
+      setTimeout(flush, FLUSH_MS).unref();
     }
   });
 
@@ -122,6 +125,7 @@ export async function createInspector(config: InspectorConfig = {}): Promise<Ins
     attachBus: (events$) => feed.attachBus(events$),
     close() {
       closed ??= (async () => {
+        feed.drain();
         stopListening();
         await trace?.close();
         flush();

@@ -31,6 +31,8 @@ export interface EventFeed {
   push(event: FeedEvent): void;
   /** Listens to every event from now on; returns the unsubscribe function. */
   listen(listener: FeedListener): () => void;
+  /** Hands every queued event to the listeners now (before a trace closes). */
+  drain(): void;
 }
 
 export const DEFAULT_MAX_PAYLOAD_CHARS = 16384;
@@ -51,30 +53,68 @@ export function createEventFeed(config: EventFeedConfig = {}): EventFeed {
     const json = JSON.stringify(kept);
     for (const listener of listeners) listener(kept, json);
   };
+  // Events are converted after the step that raised them, in one batch: the run goes on (its call
+  // is on its way to the server) while they are cut and serialized. XState snapshots, contexts and
+  // events are immutable, so a later conversion sees what was true then. One queue for both kinds
+  // keeps their order.
+  let queue: (() => FeedEvent | undefined)[] = [];
+  let scheduled = false;
+  const drain = (): void => {
+    scheduled = false;
+    const batch = queue;
+    queue = [];
+    for (const convert of batch) {
+      let event: FeedEvent | undefined;
+      try {
+        event = convert();
+      } catch {
+        // What the inspector cannot record must never break the run it watches.
+        continue;
+      }
+      if (event) emit(event);
+    }
+  };
+  const enqueue = (convert: () => FeedEvent | undefined): void => {
+    if (listeners.size === 0) return;
+    queue.push(convert);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(drain);
+    }
+  };
   return {
     inspect: {
       next(event) {
-        if (listeners.size === 0) return;
-        // What the inspector cannot record must never break the run it watches.
-        let record: FeedEvent | undefined;
-        try {
-          record = toInspectionRecord(event, maxPayloadChars);
-        } catch {
-          return;
+        if (event.type === '@xstate.actor') {
+          // Its snapshot is read now (the actor changes later); not while a root actor initializes.
+          const snapshot = readSnapshotNow(event);
+          enqueue(() => toInspectionRecord(event, maxPayloadChars, snapshot));
+        } else if (event.type === '@xstate.snapshot' || event.type === '@xstate.event' || event.type === '@xstate.microstep') {
+          enqueue(() => toInspectionRecord(event, maxPayloadChars));
         }
-        if (record) emit(record);
       },
     },
     attachBus(events$) {
       return events$.subscribe((event) => {
-        const capped = toCappedValue(event, maxPayloadChars);
-        if (typeof capped === 'object' && capped !== null && 'type' in capped && typeof capped.type === 'string') emit({ ...capped, type: capped.type });
+        enqueue(() => {
+          const capped = toCappedValue(event, maxPayloadChars);
+          return typeof capped === 'object' && capped !== null && 'type' in capped && typeof capped.type === 'string' ? { ...capped, type: capped.type } : undefined;
+        });
       });
     },
-    push: emit,
+    push: (event) => enqueue(() => event),
     listen(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
+    drain,
   };
+}
+
+function readSnapshotNow(event: InspectionEvent): unknown {
+  try {
+    return event.actorRef.getSnapshot();
+  } catch {
+    return { status: 'active' };
+  }
 }

@@ -23,7 +23,7 @@ const MAX_DEFINITION_CHARS = 256 * 1024;
  * Converts one XState inspection event, or returns undefined for kinds the inspector does not
  * record (`@xstate.action`, `@xstate.transition`).
  */
-export function toInspectionRecord(event: InspectionEvent, maxPayloadChars: number): FeedEvent | undefined {
+export function toInspectionRecord(event: InspectionEvent, maxPayloadChars: number, actorSnapshot?: unknown): FeedEvent | undefined {
   const base = { sessionId: event.actorRef.sessionId, _version: STATELY_INSPECT_VERSION, createdAt: Date.now().toString(), id: null, rootId: event.rootId };
   switch (event.type) {
     case '@xstate.actor': {
@@ -42,7 +42,7 @@ export function toInspectionRecord(event: InspectionEvent, maxPayloadChars: numb
         definition: definition ?? JSON.stringify({ id: name }),
         ...base,
         parentId: typeof parent === 'string' ? parent : undefined,
-        snapshot: toSnapshotRecord(readSnapshot(event.actorRef), maxPayloadChars),
+        snapshot: toSnapshotRecord(actorSnapshot ?? readSnapshot(event.actorRef), maxPayloadChars),
       };
     }
     case '@xstate.event':

@@ -141,11 +141,13 @@ export const PAGE_SCRIPT = String.raw`
 
   function drawTimeline() {
     if (!model.calls.length) return '<p class="muted">no task yet</p>';
-    var t0 = model.calls[0].startedAt;
+    // The most recent calls only: thousands of bars would cost every redraw and show nothing more.
+    var first = Math.max(0, model.calls.length - 400);
+    var t0 = model.calls[first].startedAt;
     var span = Math.max(1, model.now - t0);
     var lanes = {};
     var order = [];
-    for (var i = 0; i < model.calls.length; i++) {
+    for (var i = first; i < model.calls.length; i++) {
       var call = model.calls[i];
       var lane = call.worker ? call.server + ' · ' + call.worker : call.server;
       if (!lanes[lane]) { lanes[lane] = []; order.push(lane); }

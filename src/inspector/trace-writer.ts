@@ -6,6 +6,8 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { EventFeed } from './event-feed.js';
 
+const FLUSH_MS = 100;
+
 export interface TraceWriter {
   readonly file: string;
   /** Stops recording and waits until every line is on disk. */
@@ -20,8 +22,8 @@ export interface TraceWriter {
  */
 export function writeTrace(feed: EventFeed, file: string): TraceWriter {
   const stream = createWriteStream(file, { flags: 'w' });
-  // Lines are gathered and written once per turn of the event loop: one write per event costs
-  // more than the event itself on a busy run.
+  // Lines are gathered and written every FLUSH_MS (and on close): one write per event costs more
+  // than the event itself on a busy run.
   let pending: string[] = [];
   let scheduled = false;
   const flush = () => {
@@ -34,7 +36,7 @@ export function writeTrace(feed: EventFeed, file: string): TraceWriter {
     pending.push(json);
     if (!scheduled) {
       scheduled = true;
-      setImmediate(flush);
+      setTimeout(flush, FLUSH_MS).unref();
     }
   });
   let closed: Promise<void> | undefined;
@@ -42,6 +44,7 @@ export function writeTrace(feed: EventFeed, file: string): TraceWriter {
     file,
     close() {
       closed ??= (async () => {
+        feed.drain();
         stop();
         flush();
         stream.end();
