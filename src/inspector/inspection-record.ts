@@ -14,7 +14,7 @@ export const STATELY_INSPECT_VERSION = '0.7.2';
  * A machine's context is sent with every snapshot (several per task) and holds the whole run
  * (workflow, results so far): only its start is kept, whatever the payload cap.
  */
-const MAX_CONTEXT_CHARS = 1024;
+const MAX_CONTEXT_CHARS = 512;
 
 /** Definitions are our own machines (trusted, ≈ 10 KB each): a generous bound all the same. */
 const MAX_DEFINITION_CHARS = 256 * 1024;
@@ -81,6 +81,18 @@ function toCappedEvent(event: object, maxPayloadChars: number): unknown {
   return value;
 }
 
+/** A context is the same object across the snapshots of the steps that did not assign: cut once. */
+const cappedContexts = new WeakMap<object, { cap: number; value: unknown }>();
+
+function toCappedContext(context: unknown, maxChars: number): unknown {
+  if (typeof context !== 'object' || context === null) return toCappedValue(context, maxChars);
+  const known = cappedContexts.get(context);
+  if (known && known.cap === maxChars) return known.value;
+  const value = toCappedValue(context, maxChars);
+  cappedContexts.set(context, { cap: maxChars, value });
+  return value;
+}
+
 /** A machine's definition as JSON (`machine.toJSON()`); undefined for other logic. */
 function readDefinition(logic: unknown): string | undefined {
   if (typeof logic !== 'object' || logic === null || !('definition' in logic) || !('root' in logic)) return undefined;
@@ -110,7 +122,7 @@ function toSnapshotRecord(snapshot: unknown, maxPayloadChars: number): Record<st
   if (typeof snapshot !== 'object' || snapshot === null) return { status: 'active' };
   const record: Record<string, unknown> = { status: 'status' in snapshot ? snapshot.status : 'active' };
   if ('value' in snapshot) record.value = toCappedValue(snapshot.value, 4096);
-  if ('context' in snapshot) record.context = toCappedValue(snapshot.context, Math.min(MAX_CONTEXT_CHARS, maxPayloadChars));
+  if ('context' in snapshot) record.context = toCappedContext(snapshot.context, Math.min(MAX_CONTEXT_CHARS, maxPayloadChars));
   if ('output' in snapshot && snapshot.output !== undefined) record.output = toCappedValue(snapshot.output, maxPayloadChars);
   if ('error' in snapshot && snapshot.error !== undefined) record.error = toCappedValue(snapshot.error, maxPayloadChars);
   if ('children' in snapshot && typeof snapshot.children === 'object' && snapshot.children !== null) record.children = Object.keys(snapshot.children);
