@@ -3,7 +3,7 @@
  * person sees change, that nothing leaves 127.0.0.1, that a replayed trace gives the same model,
  * and that the page says so when the inspector goes away.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -39,6 +39,8 @@ it('shows a live run: the task busy then done, the state moving, a killed server
   mkdirSync(workspace);
   const workflow = await loadWorkflow({
     name: 'inspected-demo',
+    // The built-in files write here, never into the repository.
+    workspace,
     servers: {
       fx: {
         ...fixtureServer(),
@@ -95,6 +97,7 @@ it('shows a live run: the task busy then done, the state moving, a killed server
 
   const report = await finished;
   expect(report.status).toBe('degraded');
+  expect(readFileSync(join(workspace, 'saved.txt'), 'utf8')).toBe('by the fallback');
   await trace.close();
   const recorded = await readTrace(tracePath);
   await page.waitForFunction((count) => Reflect.get(globalThis, '__inspectorModel').count === count, recorded.length);
