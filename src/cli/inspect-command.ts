@@ -50,6 +50,8 @@ export interface RunInspection {
   attachBus(events$: Observable<BusEvent>): void;
   /** Writes the rest of the trace, then keeps the page up (Enter on a TTY, or `--inspect-hold`), then closes it. */
   finish(): Promise<void>;
+  /** Closes both at once, holding nothing (the run never started). */
+  close(): Promise<void>;
 }
 
 export async function startRunInspection(options: RunInspectionOptions): Promise<RunInspection> {
@@ -65,6 +67,10 @@ export async function startRunInspection(options: RunInspectionOptions): Promise
     inspect: feed.inspect,
     attachBus: (events$) => {
       feed.attachBus(events$);
+    },
+    async close() {
+      await trace?.close();
+      await inspector?.close();
     },
     async finish() {
       await trace?.close();

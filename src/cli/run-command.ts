@@ -54,6 +54,7 @@ export const runCommand = defineCliCommand({
       run = createRun(workflow, { ...patternOption, ...(inspection ? { inspect: inspection.inspect } : {}) });
       inspection?.attachBus(run.events$);
     } catch (error) {
+      await inspection?.close();
       return fail(error, json);
     }
     const ledger = createErrorLedger();
