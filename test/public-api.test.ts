@@ -10,6 +10,7 @@ it('exports exactly the documented public API', () => {
     'createAggregator',
     'createBus',
     'createEnsemble',
+    'createInspector',
     'createParallelGroups',
     'createRun',
     'degradationMachine',
