@@ -116,7 +116,11 @@ it('shows a live run: the task busy then done, the state moving, a killed server
   expect(live.calls.map((call) => `${call.task}:${call.status}${call.servedBy ? `:${call.servedBy}` : ''}`)).toEqual(['who:done', 'slow:done', 'stuck:done:builtin:files', 'save:done:builtin:files']);
   expect(live.members['fx#1']?.trail).toEqual(['connecting', 'serving', 'unavailable', 'closed']);
 
-  await page.screenshot({ path: join(ROOT, 'docs/inspector.png'), fullPage: true });
+  // The README's screenshot: rewritten only when asked (ENSEMBLE_SCREENSHOT=1), so a test run
+  // never leaves the checkout modified; otherwise it goes to a temporary file, checked as a PNG.
+  const shot = process.env.ENSEMBLE_SCREENSHOT === '1' ? join(ROOT, 'docs/inspector.png') : join(mkdtempSync(join(tmpdir(), 'inspector-shot-')), 'inspector.png');
+  await page.screenshot({ path: shot, fullPage: true });
+  expect(readFileSync(shot).subarray(1, 4).toString('latin1')).toBe('PNG');
 
   // The inspector goes away: the page says so and keeps the last state.
   await inspector.close();
