@@ -16,6 +16,9 @@ export const serveCommand = defineCliCommand({
     'accept-changed': { type: 'boolean', description: 'accept tools whose description or schema changed since they were pinned' },
     workflows: { type: 'string', valueHint: 'dir', description: 'serve every workflow file in DIR as a tool workflow__<name>, taking its inputs' },
     'token-env': { type: 'string', valueHint: 'name', description: 'environment variable holding the HTTP bearer token (default ENSEMBLE_TOKEN); required to bind a non-loopback host' },
+    inspect: { type: 'boolean', description: 'serve the statechart inspector on 127.0.0.1 (address on stderr): backends, sessions, tools served now, runs' },
+    port: { type: 'string', valueHint: 'N', description: "the inspector's port (default: any free port)" },
+    trace: { type: 'string', valueHint: 'file.jsonl', description: 'record every inspection and bus event, one JSON line each' },
   },
   examples: [
     'claude mcp add ensemble -- npx ensemble serve --config ~/servers.json',
@@ -30,6 +33,15 @@ export const serveCommand = defineCliCommand({
       ...(args['accept-changed'] === true ? { acceptChanged: true } : {}),
       ...(args.workflows !== undefined ? { workflows: args.workflows } : {}),
       ...(args['token-env'] !== undefined ? { tokenEnv: args['token-env'] } : {}),
+      ...(args.inspect === true ? { inspect: true } : {}),
+      ...(args.port !== undefined ? { inspectPort: readPort(args.port) } : {}),
+      ...(args.trace !== undefined ? { trace: args.trace } : {}),
     });
   },
 });
+
+function readPort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new EnsembleError('USAGE', `--port: expected a port number (0–65535), got "${value}"`, { field: '--port' });
+  return port;
+}

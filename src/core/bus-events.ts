@@ -55,7 +55,9 @@ export type ServerEvent =
    * traced ones: a long call that says how far it is is what a person watching wants to see.
    */
   | { type: 'server.call.progress'; server: string; callId: string; tool: string; progress: number; total?: number; message?: string; task?: string; replica?: number }
-  | { type: 'server.log'; server: string; line: string };
+  | { type: 'server.log'; server: string; line: string }
+  /** A client session of `ensemble serve` opened or closed (what the inspector's serve view shows). */
+  | { type: 'serve.session'; sessionId: string; state: 'opened' | 'closed'; transport: 'stdio' | 'http' | 'other'; client?: string };
 
 /** Bracketing events the engine publishes. */
 export type LifecycleEvent =

@@ -57,6 +57,26 @@ export interface BusRow {
   event: FeedEvent;
 }
 
+/** A client session of `ensemble serve`. */
+export interface SessionView {
+  sessionId: string;
+  transport: string;
+  state: 'open' | 'closed';
+  client?: string;
+  openedAt: number;
+  closedAt?: number;
+}
+
+/** A run on the inspected process (under `serve`, each `ensemble_run` or workflow tool call). */
+export interface RunView {
+  runId: string;
+  workflow?: string;
+  pattern?: string;
+  status: string;
+  startedAt: number;
+  finishedAt?: number;
+}
+
 export interface InspectorModel {
   /** Events applied so far. */
   count: number;
@@ -77,6 +97,8 @@ export interface InspectorModel {
   nextCallId: number;
   bus: BusRow[];
   ended: boolean;
+  /** Under `ensemble serve`: its client sessions, the tools each backend serves now, the runs started through it. */
+  serve: { sessions: Record<string, SessionView>; tools: Record<string, string[]>; runs: RunView[] };
 }
 
 export interface InspectorModelKit {
@@ -112,6 +134,7 @@ export function inspectorModelKit(): InspectorModelKit {
       nextCallId: 1,
       bus: [],
       ended: false,
+      serve: { sessions: {}, tools: {}, runs: [] },
     };
   }
 
@@ -223,6 +246,14 @@ export function inspectorModelKit(): InspectorModelKit {
     }
   }
 
+  /** What a backend serves now, by tool name, from a membership event's whole tool list. */
+  function noteTools(model: InspectorModel, event: FeedEvent): void {
+    if (typeof event.server !== 'string' || !Array.isArray(event.tools)) return;
+    const names: string[] = [];
+    for (const tool of event.tools) if (isRecord(tool) && typeof tool.name === 'string') names.push(tool.name);
+    model.serve.tools[event.server] = names;
+  }
+
   function applyBus(model: InspectorModel, event: FeedEvent): void {
     const at = typeof event.at === 'number' ? event.at : model.now;
     model.now = Math.max(model.now, at);
@@ -232,6 +263,8 @@ export function inspectorModelKit(): InspectorModelKit {
     const task = isRecord(event.task) ? event.task : undefined;
     switch (event.type) {
       case 'run.started':
+        model.serve.runs.push({ runId: text(event.runId) ?? '?', workflow: text(event.workflow), pattern: text(event.pattern), status: 'running', startedAt: at });
+        if (model.serve.runs.length > 50) model.serve.runs.splice(0, model.serve.runs.length - 50);
         model.run.runId = text(event.runId);
         model.run.workflow = text(event.workflow);
         model.run.pattern = text(event.pattern);
@@ -242,6 +275,13 @@ export function inspectorModelKit(): InspectorModelKit {
         model.run.phase = text(event.phase);
         return;
       case 'run.finished':
+        for (let index = model.serve.runs.length - 1; index >= 0; index--) {
+          const view = model.serve.runs[index];
+          if (view === undefined || view.runId !== event.runId) continue;
+          view.status = text(event.status) ?? 'finished';
+          view.finishedAt = at;
+          break;
+        }
         model.run.status = text(event.status) ?? 'finished';
         model.ended = true;
         return;
@@ -277,7 +317,26 @@ export function inspectorModelKit(): InspectorModelKit {
         else if (member.state === 'serving') delete member.error;
         return;
       }
+      case 'serve.session': {
+        const id = text(event.sessionId);
+        if (id === undefined) return;
+        const known = Object.prototype.hasOwnProperty.call(model.serve.sessions, id) ? model.serve.sessions[id] : undefined;
+        const session: SessionView = known ?? { sessionId: id, transport: text(event.transport) ?? '?', state: 'open', openedAt: at };
+        if (event.state === 'closed') {
+          session.state = 'closed';
+          session.closedAt = at;
+        }
+        const client = text(event.client);
+        if (client !== undefined) session.client = client;
+        model.serve.sessions[id] = session;
+        return;
+      }
+      case 'server.joined':
+      case 'server.tools':
+        noteTools(model, event);
+        return;
       case 'server.withdrawn':
+        noteTools(model, event);
         if (typeof event.server === 'string' && Array.isArray(event.servedBy)) {
           const list = model.fallbacks[event.server] ?? [];
           for (const name of event.servedBy) if (typeof name === 'string' && list.indexOf(name) === -1) list.push(name);
@@ -285,6 +344,7 @@ export function inspectorModelKit(): InspectorModelKit {
         }
         return;
       case 'server.restored':
+        noteTools(model, event);
         if (typeof event.server === 'string') delete model.fallbacks[event.server];
         return;
       default:

@@ -20,6 +20,7 @@ const STYLE = `
   section h2 { font-size: 13px; margin: 0 0 6px; text-transform: uppercase; letter-spacing: .05em; color: #5a6573; }
   .wide { grid-column: 1 / -1; }
   .banner { padding: 8px 16px; font-weight: 600; }
+  .serve-block { display: inline-block; vertical-align: top; margin-right: 32px; }
   .banner.ended { background: #e3f1e6; color: #1e5a2c; }
   .banner.gone { background: #fdecea; color: #8a1c12; }
   .banner.replay { background: #e8f0fe; color: #1a3f8a; }
@@ -67,6 +68,7 @@ const BODY = `
   <main>
     <section><h2>Actors</h2><div id="tree"></div></section>
     <section><h2>Timeline</h2><div id="timeline"></div></section>
+    <section class="wide" id="serve-section" hidden><h2>Serve</h2><div id="serve"></div></section>
     <section class="wide"><h2>Statecharts</h2><div id="charts"></div></section>
     <section class="wide"><h2>Bus events</h2><input id="filter" placeholder="filter by type (task., server.state …)" size="40"><div id="bus"></div></section>
   </main>

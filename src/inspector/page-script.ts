@@ -200,6 +200,27 @@ export const PAGE_SCRIPT = String.raw`
   }, true);
   filterInput.addEventListener('input', function () { render(); });
 
+  function drawServe() {
+    var serve = model.serve;
+    var sessions = Object.keys(serve.sessions).map(function (id) { return serve.sessions[id]; });
+    var servers = Object.keys(serve.tools);
+    var rows = ['<div class="serve-block"><h3>Sessions (' + sessions.filter(function (s) { return s.state === 'open'; }).length + ' open)</h3><ul>'];
+    sessions.forEach(function (s) {
+      rows.push('<li class="session ' + esc(s.state) + '">' + esc(s.transport) + ' · ' + esc(s.client || 'client') + ' · ' + esc(s.state) + ' <span class="seq">' + esc(s.sessionId.slice(0, 8)) + '</span></li>');
+    });
+    rows.push('</ul></div><div class="serve-block"><h3>Tools served now</h3><ul>');
+    servers.forEach(function (server) {
+      var names = serve.tools[server];
+      rows.push('<li class="served" data-server="' + esc(server) + '"><b>' + esc(server) + '</b> (' + names.length + '): ' + esc(names.slice(0, 12).join(', ')) + (names.length > 12 ? ' …' : '') + '</li>');
+    });
+    rows.push('</ul></div><div class="serve-block"><h3>Runs started through it</h3><ul>');
+    serve.runs.slice(-20).forEach(function (r) {
+      rows.push('<li class="run-row">' + esc(r.workflow || r.runId) + ' · ' + esc(r.pattern || '') + ' · ' + esc(r.status) + '</li>');
+    });
+    rows.push('</ul></div>');
+    return rows.join('');
+  }
+
   var shownHtml = {};
   function setHtml(id, html) {
     if (shownHtml[id] === html) return;
@@ -213,6 +234,9 @@ export const PAGE_SCRIPT = String.raw`
     setHtml('charts', drawCharts());
     setHtml('timeline', drawTimeline());
     setHtml('bus', drawBus());
+    var serving = Object.keys(model.serve.sessions).length > 0;
+    document.getElementById('serve-section').hidden = !serving;
+    if (serving) setHtml('serve', drawServe());
     document.body.setAttribute('data-count', String(model.count));
     if (model.ended && !ended && config.mode === 'live') showBanner('run ended (' + run.status + '): this is its final state', 'ended');
   }

@@ -27,6 +27,7 @@ import type { BusEvent } from '../core/bus-events.js';
 import { EnsembleError } from '../core/errors.js';
 import { DEFAULT_CALL_TIMEOUT_MS } from '../core/workflow.js';
 import { getOwn } from '../core/own.js';
+import type { Run, RunOptions } from '../engine/create-run.js';
 import { ServerDirectory } from '../engine/server-directory.js';
 import { listAllResources, listAllResourceTemplates, readAggregateResource, type ResourceContext } from './aggregate-resources.js';
 import { PromptCatalog } from './aggregate-prompts.js';
@@ -61,11 +62,15 @@ export interface AggregatorConfig extends ServeOptions {
   workflows?: string;
   /** Where the aggregator says what happens to its backends (withdrawn, restored, withheld); default: nowhere. */
   log?: (line: string) => void;
+  /** XState's inspection hook for the backends' directory and every run a client starts (the inspector's). */
+  inspect?: RunOptions['inspect'];
+  /** Called with each run a client starts (`ensemble_run`, a workflow tool), before it starts: observe its bus. */
+  onRun?: (run: Run) => void;
 }
 
 export interface Aggregator {
-  /** Serves one client session over a transport (`StdioServerTransport`, an in-memory pair, …). */
-  connect(transport: Transport): Promise<void>;
+  /** Serves one client session over a transport (`StdioServerTransport`, an in-memory pair, …); `kind` names it in the inspector. */
+  connect(transport: Transport, kind?: 'stdio' | 'other'): Promise<void>;
   /** Serves Streamable HTTP at `http://host:port/mcp` (host default 127.0.0.1; port 0 picks a free one). */
   listen(options: { http: { host?: string; port: number; token?: string; maxBodyBytes?: number } }): Promise<HttpListener>;
   /** Resolves once every backend has served or failed once (what a client lists first is then complete). */
@@ -113,7 +118,8 @@ export function createAggregator(options: AggregatorConfig): Aggregator {
     onWithheld: (flag: PinFlag) =>
       notify('warning', `server "${flag.server}": tool "${flag.tool}" changed its description or schema since it was pinned (sha256 ${flag.pinned.slice(0, 12)}… → ${flag.seen.slice(0, 12)}…); withheld until accepted (--accept-changed)`),
   });
-  const directory = new ServerDirectory({ servers: config.servers, timeoutMs: config.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS, id: `serve-${randomUUID()}` });
+  const directory = new ServerDirectory({ servers: config.servers, timeoutMs: config.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS, id: `serve-${randomUUID()}`, ...(options.inspect ? { inspect: options.inspect } : {}) });
+  const observers = { ...(options.inspect ? { inspect: options.inspect } : {}), ...(options.onRun ? { onRun: options.onRun } : {}) };
   const timeoutOf = (server: string) => getOwn(config.servers, server)?.timeoutMs ?? config.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
   const forward: ForwardContext = { directory, catalog, timeoutOf, clientRequests: new ClientRequestRouter(), scope: { runId: 'serve', workspace: config.dir, timeoutMs: config.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS, calls: new Map() } };
   const resources: ResourceContext = { directory, servers: () => Object.keys(config.servers), timeoutOf };
@@ -154,7 +160,7 @@ export function createAggregator(options: AggregatorConfig): Aggregator {
     }
   });
 
-  const createSession = (): Server => {
+  const createSession = (transport: 'stdio' | 'http' | 'other' = 'other'): Server => {
     const server = new Server(
       { name: 'ensemble', title: 'Ensemble', version: VERSION },
       {
@@ -162,8 +168,16 @@ export function createAggregator(options: AggregatorConfig): Aggregator {
         instructions: `Tools of several MCP servers, named <server>${naming.separator}<tool>. Call ${STATUS_TOOL_NAME} to see the servers, their states and the original names of shortened tools.`,
       },
     );
-    server.oninitialized = () => initialized.add(server);
-    server.onclose = () => sessions.delete(server);
+    const sessionId = randomUUID();
+    server.oninitialized = () => {
+      initialized.add(server);
+      const client = server.getClientVersion();
+      directory.bus.publish({ type: 'serve.session', sessionId, state: 'opened', transport, ...(client ? { client: `${client.name} ${client.version}` } : {}) });
+    };
+    server.onclose = () => {
+      sessions.delete(server);
+      directory.bus.publish({ type: 'serve.session', sessionId, state: 'closed', transport });
+    };
     server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [STATUS_TOOL, EXPLAIN_TOOL, RUN_TOOL, ...[...workflowTools.values()].map((entry) => entry.tool), ...catalog.listClientTools()] }));
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       const { name } = request.params;
@@ -179,7 +193,7 @@ export function createAggregator(options: AggregatorConfig): Aggregator {
         } catch (error) {
           return toFailure(error);
         }
-        return runForClient(directory, workflow, extra);
+        return runForClient(directory, workflow, extra, observers);
       }
       const defined = workflowTools.get(name);
       if (defined) {
@@ -189,7 +203,7 @@ export function createAggregator(options: AggregatorConfig): Aggregator {
         } catch (error) {
           return toFailure(error);
         }
-        return runForClient(directory, workflow, extra);
+        return runForClient(directory, workflow, extra, observers);
       }
       const entry = catalog.find(name);
       if (entry) return forwardToolCall(forward, entry, request.params, extra, server);
@@ -224,14 +238,14 @@ export function createAggregator(options: AggregatorConfig): Aggregator {
   return {
     events$: directory.bus.events$,
     ready: () => Promise.all([readyPromise, loadingWorkflows]).then(() => undefined),
-    async connect(transport) {
-      await createSession().connect(transport);
+    async connect(transport, kind = 'other') {
+      await createSession(kind).connect(transport);
     },
     async listen({ http }) {
       // Loaded on first use: the SDK's Streamable HTTP server transport brings Hono's Node adapter
       // and undici (≈ 60 ms of start-up) that stdio serving and the library's runs never need.
       const { listenHttp } = await import('./http-endpoint.js');
-      const listener = await listenHttp({ ...http, host: http.host ?? '127.0.0.1', createSession });
+      const listener = await listenHttp({ ...http, host: http.host ?? '127.0.0.1', createSession: () => createSession('http') });
       listeners.add(listener);
       return listener;
     },

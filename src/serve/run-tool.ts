@@ -8,7 +8,7 @@
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { RunReport } from '../core/results.js';
 import type { Workflow } from '../core/workflow.js';
-import { createRun } from '../engine/create-run.js';
+import { createRun, type Run, type RunOptions } from '../engine/create-run.js';
 import type { ServerDirectory } from '../engine/server-directory.js';
 import type { HandlerExtra } from './forward-tool-call.js';
 import { WORKFLOW_ARGUMENT_SCHEMA } from './workflow-argument.js';
@@ -28,8 +28,15 @@ export const RUN_TOOL: Tool = {
   annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
 };
 
-export async function runForClient(directory: ServerDirectory, workflow: Workflow, extra: HandlerExtra): Promise<CallToolResult> {
-  const run = createRun(workflow, { directory, signal: extra.signal });
+/** What an embedder (the inspector) sees of the runs a client starts. */
+export interface RunObservers {
+  inspect?: RunOptions['inspect'];
+  onRun?: (run: Run) => void;
+}
+
+export async function runForClient(directory: ServerDirectory, workflow: Workflow, extra: HandlerExtra, observers: RunObservers = {}): Promise<CallToolResult> {
+  const run = createRun(workflow, { directory, signal: extra.signal, ...(observers.inspect ? { inspect: observers.inspect } : {}) });
+  observers.onRun?.(run);
   const token = extra._meta?.progressToken;
   let total = workflow.tasks.length;
   let done = 0;

@@ -24,6 +24,12 @@ export interface ServeCommandOptions {
   workflows?: string;
   /** The environment variable holding the HTTP bearer token (default `ENSEMBLE_TOKEN`); checked whenever it is set. */
   tokenEnv?: string;
+  /** Serve the statechart inspector on 127.0.0.1 (its address goes to stderr): backends, sessions, tools served, runs. */
+  inspect?: boolean;
+  /** The inspector's port (default: any free one). */
+  inspectPort?: number;
+  /** Record every inspection and bus event to this file, one JSON line each. */
+  trace?: string;
 }
 
 export const DEFAULT_TOKEN_ENV = 'ENSEMBLE_TOKEN';
@@ -40,12 +46,20 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
       { field: 'http' },
     );
   }
+  // Loaded only when asked for: plain serving never loads the inspector.
+  const inspector =
+    opts.inspect || opts.trace !== undefined
+      ? await (await import('../inspector/create-inspector.js')).createInspector({ ...(opts.inspectPort !== undefined ? { port: opts.inspectPort } : {}), ...(opts.trace !== undefined ? { trace: opts.trace } : {}) })
+      : undefined;
+  if (inspector && opts.inspect) process.stderr.write(`inspector: ${inspector.url}\n`);
   const aggregator = createAggregator({
     config: opts.config,
+    ...(inspector ? { inspect: inspector.inspect, onRun: (run) => void inspector.attachBus(run.events$) } : {}),
     ...(opts.acceptChanged ? { acceptChanged: true } : {}),
     ...(opts.workflows !== undefined ? { workflows: opts.workflows } : {}),
     log: (line) => process.stderr.write(`ensemble serve: ${line}\n`),
   });
+  inspector?.attachBus(aggregator.events$);
   let finish!: () => void;
   const ended = new Promise<void>((resolve) => (finish = resolve));
   const stop = () => finish();
@@ -63,13 +77,14 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
       // The SDK's stdio transport does not notice its client going away: stdin's end is the sign.
       process.stdin.once('end', stop);
       process.stdin.once('close', stop);
-      await aggregator.connect(transport);
+      await aggregator.connect(transport, 'stdio');
     }
     await ended;
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     await aggregator.close();
+    await inspector?.close();
   }
 }
 
