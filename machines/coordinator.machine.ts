@@ -33,7 +33,7 @@ import { listBreakdownDependencies } from '../src/planning/dependencies.js';
 import { createPlanCommand, describePlannerFailure, PLAN_CALL, readPlan } from './planner-steps.js';
 import { describeOptionalSkip, listRequiredServers } from './server-inputs.js';
 import { createPlanningState, INITIALIZING_STATE, serverPortPlaceholder, SYNTHESIZING_STATE } from './shared-states.js';
-import { checkToolsExist, listCompensationReads, listTasksRead, noServerOffers, pickServerFor, prepareCompensation } from './task-steps.js';
+import { checkCompensationTools, checkToolsExist, listCompensationReads, listTasksRead, noServerOffers, pickServerFor, prepareCompensation } from './task-steps.js';
 import { workerMachine, type WorkerFinishedEvent, type WorkerInput } from './worker.machine.js';
 
 export interface CoordinatorInput {
@@ -206,8 +206,7 @@ export const coordinatorMachine = setup({
         }
         breakdown.push({ ...task, server });
       }
-      const compensations = breakdown.flatMap((task) => (task.compensate ? [{ ...task, id: `${task.id} (compensate)`, server: task.compensate.server, tool: task.compensate.tool, args: {} }] : []));
-      const missingTool = checkToolsExist([...breakdown, ...compensations], context.tools, context.partialTools);
+      const missingTool = checkToolsExist(breakdown, context.tools, context.partialTools) ?? checkCompensationTools(breakdown, context.tools, context.partialTools);
       if (missingTool) {
         enqueue.assign({ error: missingTool });
         return;

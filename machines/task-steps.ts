@@ -132,3 +132,23 @@ export function listCompensationReads(task: TaskSpec): string[] {
   }
   return [...read];
 }
+
+/**
+ * Checks that every compensation's tool exists on its server before any task
+ * runs: an undo that cannot run is better known before there is anything to
+ * undo. Its arguments are only known once its task has completed.
+ */
+export function checkCompensationTools(tasks: readonly TaskSpec[], tools: Record<string, ToolInfo[] | undefined>, partial: readonly string[] = []): ErrorInfo | undefined {
+  for (const [index, task] of tasks.entries()) {
+    const compensate = task.compensate;
+    if (!compensate || partial.includes(compensate.server)) continue;
+    const known = getOwn(tools, compensate.server);
+    if (!known || known.some((tool) => tool.name === compensate.tool)) continue;
+    return new EnsembleError('UNKNOWN_TOOL', `task "${task.id}" (tasks[${index}].compensate.tool): server "${compensate.server}" has no tool "${compensate.tool}" (it has: ${known.map((tool) => tool.name).join(', ') || 'no tools'})`, {
+      task: task.id,
+      server: compensate.server,
+      field: `tasks[${index}].compensate.tool`,
+    }).toJSON();
+  }
+  return undefined;
+}

@@ -15,7 +15,7 @@ import { readWorkflowFile } from '../workflow/read-workflow.js';
 import { defineCliCommand } from './cli-command.js';
 import { exitCodeOfError, exitCodeOfReport } from './exit-codes.js';
 import { formatError } from './format-error.js';
-import { formatMs, formatProgress } from './progress.js';
+import { formatMs, formatProgress, formatServerSummary } from './progress.js';
 
 /** Exit status after Ctrl-C (128 + SIGINT), as shells report it. */
 export const EXIT_INTERRUPTED = 130;
@@ -103,6 +103,7 @@ function printReport(report: RunReport, json: boolean, printed: Set<string>): vo
   for (const task of report.tasks) counts.set(task.status, (counts.get(task.status) ?? 0) + 1);
   const parts = [...counts].map(([status, count]) => `${count} ${status}`).join(', ');
   process.stderr.write(`${report.status}: ${parts || 'no tasks'} in ${formatMs(report.finishedAt - report.startedAt)}\n`);
+  for (const line of formatServerSummary(report)) process.stderr.write(`${line}\n`);
   if (report.error && !printed.has(report.error.message)) {
     printed.add(report.error.message);
     process.stderr.write(`${formatError(report.error)}\n`);
