@@ -82,8 +82,6 @@ export interface CoordinatorContext {
   schedule: CoordinatorSchedule;
   /** The saga's stack: compensations of completed tasks, in completion order. */
   compensations: PendingCompensation[];
-  /** Set while a compensation call is out, with when it started. */
-  undoStartedAt: number;
   error?: ErrorInfo;
   output?: string;
 }
@@ -339,19 +337,19 @@ export const coordinatorMachine = setup({
     callCompensation: enqueueActions(({ context, enqueue }) => {
       const top = topOf(context)!;
       if (!top.prepared.ok) return;
-      enqueue.assign({ undoStartedAt: performance.now() });
       const request: ServerRequest = { type: 'server.call', server: top.server, callId: undoCallId(top), tool: top.tool, args: top.prepared.args, task: top.task.id };
       enqueue.sendTo('serverPort', request);
     }),
     recordCompensated: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'server.result') return;
       const top = context.compensations.pop()!;
-      enqueue.emit({ type: 'task.compensated', task: top.task, compensation: { server: top.server, tool: top.tool }, result: event.result, durationMs: performance.now() - context.undoStartedAt } satisfies RunEvent);
+      enqueue.emit({ type: 'task.compensated', task: top.task, compensation: { server: top.server, tool: top.tool }, result: event.result, durationMs: event.durationMs } satisfies RunEvent);
     }),
     recordCompensationFailed: enqueueActions(({ context, event, enqueue }) => {
       const top = context.compensations.pop()!;
       const compensation = { server: top.server, tool: top.tool };
-      const durationMs = top.prepared.ok ? performance.now() - context.undoStartedAt : 0;
+      // The directory measures each call: the reply's duration is the undo's.
+      const durationMs = 'durationMs' in event ? event.durationMs : 0;
       let failed: RunEvent;
       if (!top.prepared.ok) failed = { type: 'task.compensation_failed', task: top.task, compensation, error: top.prepared.error, durationMs };
       else if (event.type === 'server.result') {
@@ -376,7 +374,6 @@ export const coordinatorMachine = setup({
     breakdown: [],
     schedule: emptySchedule(),
     compensations: [],
-    undoStartedAt: 0,
   }),
   initial: 'initializing',
   states: {
