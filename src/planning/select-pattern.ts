@@ -185,6 +185,11 @@ function listUsedServers(workflow: Workflow): string[] {
     for (const ref of task.context) used.add(ref.server);
     if (task.compensate) used.add(task.compensate.server);
   }
+  // The coordinator starts every declared server that could offer a routed task's tool (fallback-only ones aside).
+  if (workflow.tasks.some((task) => task.server === ANY_SERVER)) {
+    const fallbacks = new Set(Object.values(workflow.servers).flatMap((spec) => ('fallback' in spec ? (spec.fallback ?? []) : []).flatMap((step) => (step.kind === 'server' ? [step.server] : []))));
+    for (const name of Object.keys(workflow.servers)) if (!fallbacks.has(name)) used.add(name);
+  }
   return [...used];
 }
 
