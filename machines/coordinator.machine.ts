@@ -34,7 +34,7 @@ import { createPlanCommand, describePlannerFailure, PLAN_CALL, readPlan } from '
 import { describeOptionalSkip, listRequiredServers } from './server-inputs.js';
 import { createPlanningState, INITIALIZING_STATE, serverPortPlaceholder, SYNTHESIZING_STATE } from './shared-states.js';
 import { checkCompensationTools, checkToolsExist, listCompensationReads, listTasksRead, noServerOffers, pickServerFor, prepareCompensation } from './task-steps.js';
-import { workerMachine, type WorkerFinishedEvent, type WorkerInput } from './worker.machine.js';
+import { workerMachine, type WorkerFinishedEvent, type WorkerInput, type WorkerProgressEvent } from './worker.machine.js';
 
 export interface CoordinatorInput {
   runId: string;
@@ -86,7 +86,7 @@ export interface CoordinatorContext {
   output?: string;
 }
 
-export type CoordinatorEvent = ServerReport | WorkerFinishedEvent | { type: 'run.cancel'; reason: string };
+export type CoordinatorEvent = ServerReport | WorkerFinishedEvent | WorkerProgressEvent | { type: 'run.cancel'; reason: string };
 
 const COMPENSATE_CALL = '#compensate';
 const refOf = (task: TaskSpec): TaskRef => ({ id: task.id, server: task.server, tool: task.tool });
@@ -261,8 +261,8 @@ export const coordinatorMachine = setup({
           schedule.inFlight++;
           const results: Record<string, ToolResult> = {};
           for (const id of listTasksRead(task)) if (Object.hasOwn(schedule.results, id)) results[id] = schedule.results[id]!;
+          // `task.started` waits for the worker's call (`worker.calling`): then its arguments are rendered.
           enqueue.sendTo(worker, { type: 'worker.assign', task, results });
-          enqueue.emit({ type: 'task.started', task: refOf(task), args: task.args, worker } satisfies RunEvent);
         }
         if (schedule.readyHead[server] === queue.length && queue.length > 0) {
           queue.length = 0;
@@ -321,6 +321,15 @@ export const coordinatorMachine = setup({
         if (outcome.status === 'skipped') skipped.optional = true;
         enqueue.emit(skipped);
       }
+    }),
+    /** Get Context and Implement, as the worker reports them: the same events the sequential machine emits. */
+    reportProgress: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'worker.reading' && event.type !== 'worker.calling') return;
+      const at = Object.hasOwn(context.schedule.positions, event.taskId) ? context.schedule.positions[event.taskId] : undefined;
+      if (at === undefined || context.schedule.running[event.taskId] !== event.worker) return;
+      const task = context.breakdown[at]!;
+      if (event.type === 'worker.reading') enqueue.emit({ type: 'task.context', task: refOf(task), resources: event.resources } satisfies RunEvent);
+      else enqueue.emit({ type: 'task.started', task: refOf(task), args: event.args, worker: event.worker } satisfies RunEvent);
     }),
     cancelInFlight: enqueueActions(({ context, enqueue }) => {
       const reason = context.error ? `stopping: ${context.error.message}` : 'stopping';
@@ -398,6 +407,8 @@ export const coordinatorMachine = setup({
           { guard: 'mustStop', target: 'cancelling', actions: 'finishTask' },
           { actions: ['finishTask', 'dispatch'] },
         ],
+        'worker.reading': { actions: 'reportProgress' },
+        'worker.calling': { actions: 'reportProgress' },
         'run.cancel': { target: 'cancelling', actions: 'failWithEvent' },
       },
     },
@@ -407,6 +418,7 @@ export const coordinatorMachine = setup({
       always: { guard: 'nothingInFlight', target: 'compensating' },
       on: {
         'worker.finished': { actions: 'finishTask' },
+        'worker.calling': { actions: 'reportProgress' },
       },
     },
     // The saga: undo completed tasks, newest first. A cancel here waits: an undo half done is worse.

@@ -73,6 +73,7 @@ function eventsFor(snapshot: Snapshot): CoordinatorEvent[] {
     const reply = { server: 'beta', callId: 'plan', durationMs: 1 };
     return [
       { type: 'server.result', ...reply, result: ok('plan', [{ id: 'p', tool: 'call', needs: ['a'] }]) },
+      { type: 'server.result', ...reply, result: ok('plan', [{ id: 'p', server: 'nowhere', tool: 'work' }]) },
       { type: 'server.result', ...reply, result: { ...ok('broke'), isError: true } },
       { type: 'server.failed', ...reply, error: { code: 'CALL_TIMEOUT', message: 'slow planner', server: 'beta' } },
       cancel,
@@ -83,6 +84,7 @@ function eventsFor(snapshot: Snapshot): CoordinatorEvent[] {
     return running.flatMap(([id, worker]) => [
       finished(id, worker, { status: 'cancelled', error: { code: 'CANCELLED', message: 'stopping', task: id }, durationMs: 1 }),
       finished(id, worker, { status: 'completed', result: ok(id, { id: 7 }), durationMs: 1 }),
+      { type: 'worker.calling' as const, worker, taskId: id, args: { late: true } },
     ]);
   }
   if (snapshot.matches('executing')) {
@@ -92,6 +94,10 @@ function eventsFor(snapshot: Snapshot): CoordinatorEvent[] {
       // a completes without JSON: its compensation cannot render (`{{ result.json.id }}`).
       ...(id === 'a' ? [finished(id, worker, { status: 'completed', result: ok('plain a'), durationMs: 1 })] : []),
       ...(id === 'b' ? [finished(id, worker, { status: 'skipped', reason: 'server unavailable', durationMs: 1 })] : []),
+      // Progress: reading the task's resources, its call going out; one from a worker that does not run it is ignored.
+      { type: 'worker.reading' as const, worker, taskId: id, resources: ['res://x'] },
+      { type: 'worker.calling' as const, worker, taskId: id, args: { rendered: id } },
+      { type: 'worker.calling' as const, worker: 'worker:nobody:1', taskId: id, args: {} },
     ]);
     if (running.length > 0 && context.schedule.settled === 0) events.push(cancel);
     return events;
@@ -168,6 +174,9 @@ function label(event: CoordinatorEvent): string {
       return `${event.callId} ${event.result.isError ? 'isError' : 'ok'}`;
     case 'server.failed':
       return `${event.callId} failed`;
+    case 'worker.reading':
+    case 'worker.calling':
+      return `${event.taskId} ${event.type.slice('worker.'.length)}${event.worker === 'worker:nobody:1' ? ' (stray)' : ''}`;
     case 'worker.finished':
       return `${event.taskId} ${event.outcome.status}${event.outcome.status === 'completed' && event.outcome.result.json === undefined ? ' (no json)' : ''}`;
     case 'run.cancel':
@@ -239,6 +248,12 @@ function checkStep(was: { before: Snapshot; stack: string[]; serialized: string 
   if (after.matches('finalOutput') || after.matches('synthesizing')) expect(undone).toEqual([]);
   if (event.type === 'run.cancel' && !before.matches('compensating')) expect(after.context.error).toMatchObject({ code: 'CANCELLED', message: 'run cancelled: user' });
   if (event.type === 'worker.finished') expect(after.context.schedule.running[event.taskId]).toBeUndefined();
+  // A call going out is the task's start, with the arguments as rendered; a stray report says nothing.
+  if (event.type === 'worker.calling') {
+    const own = before.context.schedule.running[event.taskId] === event.worker;
+    expect(emitted).toEqual(own ? [{ type: 'task.started', task: expect.objectContaining({ id: event.taskId }), args: event.args, worker: event.worker }] : []);
+  }
+  if (event.type === 'worker.reading') expect(emitted).toEqual([{ type: 'task.context', task: expect.objectContaining({ id: event.taskId }), resources: event.resources }]);
 }
 
 function checkInvariants(live: ReturnType<typeof startRun>): void {
