@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runWorkflow, type BusEvent, type RunReport } from '../../src/index.js';
-import { formatServerSummary } from '../../src/cli/progress.js';
+import { formatProgress, formatServerSummary } from '../../src/cli/progress.js';
 import { eventsOf, taskOf } from '../support/bus-record.js';
 import { createTempDir, fixtureServer, ROOT } from '../support/fixture.js';
 
@@ -56,6 +56,8 @@ describe('saga: compensations after a later task fails', () => {
     // Compensation comes after the failure, never before.
     expect(events.findIndex((event) => event.type === 'task.compensated')).toBeGreaterThan(finishedAt(events, 'api'));
     expect(rowsIn(db)).toEqual([]);
+    // The CLI shows each undo as it happens.
+    expect(formatProgress(eventsOf(events, 'task.compensated')[0]!)).toMatch(/^ {2}↺ second {2}compensated by db\.delete {2}/);
   });
 
   it('reports a compensation that fails and still runs the ones below it', async () => {
@@ -75,6 +77,7 @@ describe('saga: compensations after a later task fails', () => {
     ]);
     expect(eventsOf(events, 'task.compensation_failed')[0]).toMatchObject({ task: { id: 'wrong' }, error: { code: 'TOOL_ERROR' } });
     expect(rowsIn(db)).toEqual([{ id: 2, name: 'bob' }]);
+    expect(formatProgress(eventsOf(events, 'task.compensation_failed')[0]!)).toContain('✗ wrong  compensation db.delete failed: compensation of task "wrong": db.delete returned an error: no row 99');
   });
 
   it('runs no compensation when every task completes', async () => {
