@@ -5,13 +5,23 @@
  * tool names and argument shapes as they are (see `BUILTIN_FILE_ALIASES`).
  * Like an MCP server, a call that fails (a path outside the workspace, a
  * missing file, an unknown tool, bad arguments) is a result with
- * `isError: true`, never a rejection.
+ * `isError: true`; like an MCP client, a call that ran out of time or was
+ * cancelled rejects (`CALL_TIMEOUT`, `CANCELLED`), at once, even when the
+ * file system does not answer: the two channels stay apart.
  */
 import { BUILTIN_FILE_ALIASES, toBuiltinFileTool, type BuiltinFileTool } from '../src/core/builtin-files.js';
 import { EnsembleError } from '../src/core/errors.js';
 import type { ToolInfo, ToolResult } from '../src/core/results.js';
 import { toToolResult } from './tool-result.js';
-import { editWorkspaceFile, listWorkspaceDirectory, readWorkspaceFile, writeWorkspaceFile, type FileEdit, type ReadWorkspaceFileOptions } from './workspace-files.js';
+import {
+  editWorkspaceFile,
+  listWorkspaceDirectory,
+  readWorkspaceFile,
+  writeWorkspaceFile,
+  type FileEdit,
+  type ReadWorkspaceFileOptions,
+  type WorkspaceFileOptions,
+} from './workspace-files.js';
 
 /** The name the built-in files go by in replies, `servedBy` and notifications. */
 export const BUILTIN_FILES_NAME = 'builtin:files';
@@ -45,40 +55,89 @@ export const BUILTIN_FILE_TOOL_LIST: readonly (ToolInfo & { name: BuiltinFileToo
 /** Claude Code's tools name the path `file_path`; the others call it `path`. */
 const CLAUDE_CODE_TOOLS: ReadonlySet<string> = new Set(['Read', 'Write', 'Edit']);
 
+/** A call's limits: its time, its cancellation, and the sizes it may read and list. */
+export interface BuiltinFileCallConfig {
+  /** The call's timeout; it rejects with `CALL_TIMEOUT` after this many ms. */
+  timeoutMs?: number;
+  /** Cancels the call: it rejects with `CANCELLED`. */
+  signal?: AbortSignal;
+  /** Longest file read or edited, in bytes (default 8 MiB). */
+  maxReadBytes?: number;
+  /** Most entries a listing returns (default 10,000). */
+  maxListEntries?: number;
+}
+
 /**
  * Runs one built-in file tool, by any of its names, in the workspace `root`.
- * Never rejects: every failure is a result with `isError: true`.
+ * Every failure of the operation is a result with `isError: true`; it
+ * rejects only when the call times out (`CALL_TIMEOUT`) or is cancelled
+ * (`CANCELLED`), and then at once: the operation stops at its next step and
+ * never writes after that.
  *
  * @example
- * await callBuiltinFileTool('/tmp/ws', 'Write', { file_path: 'a.md', content: 'hi' }) // text: 'wrote a.md (2 bytes)'
+ * await callBuiltinFileTool('/tmp/ws', 'Write', { file_path: 'a.md', content: 'hi' }, { timeoutMs: 5000 }) // text: 'wrote a.md (2 bytes)'
  */
-export async function callBuiltinFileTool(root: string, tool: string, args: Record<string, unknown>): Promise<ToolResult> {
+export async function callBuiltinFileTool(root: string, tool: string, args: Record<string, unknown>, config: BuiltinFileCallConfig = {}): Promise<ToolResult> {
+  const { timeoutMs, signal } = config;
+  const what = `${BUILTIN_FILES_NAME}: ${tool}`;
+  const cancelled = () => new EnsembleError('CANCELLED', `${what} was cancelled (${String(signal?.reason)})`);
+  if (signal?.aborted) throw cancelled();
+  const controller = new AbortController();
+  let stop!: (error: EnsembleError) => void;
+  // A blocked system call cannot be interrupted: the call answers now, the operation stops at its next step.
+  const stopped = new Promise<never>((_, reject) => (stop = reject));
+  const onCancel = () => {
+    stop(cancelled());
+    controller.abort(signal?.reason);
+  };
+  signal?.addEventListener('abort', onCancel, { once: true });
+  const timer =
+    timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          stop(new EnsembleError('CALL_TIMEOUT', `${what} timed out after ${timeoutMs} ms`));
+          controller.abort(new Error(`timed out after ${timeoutMs} ms`));
+        }, timeoutMs);
+  try {
+    return await Promise.race([runOperation(root, tool, args, { ...config, signal: controller.signal }), stopped]);
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onCancel);
+  }
+}
+
+async function runOperation(root: string, tool: string, args: Record<string, unknown>, options: WorkspaceFileOptions & { signal: AbortSignal }): Promise<ToolResult> {
   const operation = toBuiltinFileTool(tool);
   if (!operation) {
     return toErrorResult(`unknown tool "${tool}": the built-in files server knows ${Object.keys(BUILTIN_FILE_ALIASES).join(', ')}`);
   }
+  const limits: WorkspaceFileOptions = {
+    signal: options.signal,
+    ...(options.maxReadBytes !== undefined ? { maxReadBytes: options.maxReadBytes } : {}),
+    ...(options.maxListEntries !== undefined ? { maxListEntries: options.maxListEntries } : {}),
+  };
   try {
     const input = typeof args === 'object' && args !== null ? args : {};
     switch (operation) {
       case 'read_file': {
         const path = readPath(tool, input);
-        return toTextResult(await readWorkspaceFile(root, path, readLineOptions(tool, input)));
+        return toTextResult(await readWorkspaceFile(root, path, { ...readLineOptions(tool, input), ...limits }));
       }
       case 'write_file': {
         const path = readPath(tool, input);
-        const written = await writeWorkspaceFile(root, path, readString(tool, input, 'content'));
+        const written = await writeWorkspaceFile(root, path, readString(tool, input, 'content'), limits);
         return toTextResult(`wrote ${path} (${written.bytes} bytes)`);
       }
       case 'edit_file': {
         const path = readPath(tool, input);
         const dryRun = readBoolean(tool, input, 'dryRun') ?? false;
-        const edited = await editWorkspaceFile(root, path, readEdits(tool, input), { dryRun });
+        const edited = await editWorkspaceFile(root, path, readEdits(tool, input), { ...limits, dryRun });
         const count = `${edited.replacements} replacement${edited.replacements === 1 ? '' : 's'}`;
         return toTextResult(dryRun ? `would edit ${path} (${count}; dry run, nothing written)` : `edited ${path} (${count})`);
       }
       case 'list_directory': {
         const path = input.path === undefined && input.file_path === undefined ? '.' : readPath(tool, input);
-        const entries = await listWorkspaceDirectory(root, path);
+        const entries = await listWorkspaceDirectory(root, path, limits);
         return toTextResult(
           entries
             .map((entry) => {
@@ -90,6 +149,7 @@ export async function callBuiltinFileTool(root: string, tool: string, args: Reco
       }
     }
   } catch (error) {
+    // Aborted: the caller has its answer already (the race), this result is dropped.
     return toErrorResult(error instanceof Error ? error.message : String(error));
   }
 }

@@ -9,7 +9,10 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import { CallToolResultSchema, ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
+import type { JsonSchemaValidator } from '@modelcontextprotocol/sdk/validation';
 import type { ErrorInfo } from '../src/core/errors.js';
 import type { ResourceResult, ToolInfo, ToolResult } from '../src/core/results.js';
 import type { ServerSpec } from '../src/core/workflow.js';
@@ -27,19 +30,56 @@ export interface ConnectionHooks {
   onToolsChanged?: (tools: ToolInfo[]) => void;
 }
 
+/** One `notifications/progress` of a call. */
+export interface CallProgress {
+  progress: number;
+  total?: number;
+  message?: string;
+}
+
 export interface CallOptions {
+  /** How long to wait for an answer; each progress notification starts the wait again. */
   timeoutMs: number;
+  /** How long a call may run in all while progress keeps restarting `timeoutMs`; default: no limit. */
+  maxTotalTimeoutMs?: number;
   signal?: AbortSignal;
+  onProgress?: (progress: CallProgress) => void;
 }
 
 const CLIENT_INFO = { name: 'ensemble', version: '0.1.0' };
+
+/** How long `close()` waits for an HTTP server to acknowledge the end of its session before dropping it. */
+const TERMINATE_SESSION_TIMEOUT_MS = 2000;
+
+/** Longest progress message kept: it is server output, shown on the bus and the CLI. */
+const MAX_PROGRESS_MESSAGE = 500;
+
+/**
+ * The SDK's own timeouts carry the limit in `data`; a server may answer with -32001 too, and
+ * that is an answer, not a timeout.
+ */
+function hasNumber(error: McpError, key: 'timeout' | 'maxTotalTimeout'): boolean {
+  const data: unknown = error.data;
+  return typeof data === 'object' && data !== null && Object.hasOwn(data, key) && typeof Reflect.get(data, key) === 'number';
+}
+const isTimeoutOfOurs = (error: unknown) => error instanceof McpError && error.code === ErrorCode.RequestTimeout && hasNumber(error, 'timeout');
+/** Progress kept a call going past `maxTotalTimeout`. */
+const isPastMaxTotal = (error: unknown) => error instanceof McpError && error.code === ErrorCode.RequestTimeout && hasNumber(error, 'maxTotalTimeout');
+
+const ignoreProgress = () => undefined;
 
 export class McpConnection {
   private readonly client: Client;
   private readonly transport: Transport;
   private closing?: Promise<void>;
   private opened = false;
+  /** The session ended (the SDK's `onclose`): from then on a call's error is a loss, not an answer. */
+  private connectionClosed = false;
   private toolList: ToolInfo[] = [];
+  /** Shared with the SDK client, so each output schema is compiled once (Ajv caches by schema object). */
+  private readonly schemaValidator = new AjvJsonSchemaValidator();
+  /** Output-schema checks by tool name, made on first use; reset when the tool list changes. */
+  private outputChecks = new Map<string, JsonSchemaValidator<unknown> | null>();
 
   constructor(
     readonly server: string,
@@ -49,18 +89,22 @@ export class McpConnection {
     this.transport = createTransport(server, spec, hooks);
     this.client = new Client(CLIENT_INFO, {
       capabilities: {},
+      jsonSchemaValidator: this.schemaValidator,
       // The SDK refetches (debounced) when the server advertises tools.listChanged and says so.
       listChanged: {
         tools: {
           onChanged: (error, tools) => {
             if (error || !tools || this.closing) return;
             this.toolList = tools as ToolInfo[];
+            this.outputChecks = new Map();
             this.hooks.onToolsChanged?.(this.toolList);
           },
         },
       },
     });
+    // The SDK calls this before it fails the calls in flight, so they can tell a loss from an answer.
     this.client.onclose = () => {
+      this.connectionClosed = true;
       if (this.opened && !this.closing) this.hooks.onLost?.(this.describeLoss());
     };
   }
@@ -101,18 +145,29 @@ export class McpConnection {
     }
   }
 
+  /**
+   * Calls a tool. Not `client.callTool()`: that throws away a result whose structured content
+   * fails the tool's `outputSchema`, though the tool has run (and may have written files). Here
+   * the same check (the SDK's, with the SDK's validator) turns into a warning on a kept result.
+   */
   async callTool(tool: string, args: Record<string, unknown>, options: CallOptions): Promise<ToolResult> {
+    const total = options.maxTotalTimeoutMs === undefined ? undefined : linkAbort(options.signal);
     try {
-      const raw = await this.client.callTool({ name: tool, arguments: args }, undefined, requestOptions(options));
-      return toToolResult(raw);
+      const raw = await this.client.request({ method: 'tools/call', params: { name: tool, arguments: args } }, CallToolResultSchema, requestOptions(options, total?.signal));
+      const result = toToolResult(raw);
+      const warning = this.checkOutput(tool, raw);
+      if (warning) result.warnings = [warning];
+      return result;
     } catch (error) {
+      // The SDK gives up on a call past maxTotalTimeout without telling the server: cancel it there.
+      if (total && isPastMaxTotal(error)) total.abort('maximum total timeout exceeded');
       throw this.describeCallFailure(error, `tool ${tool}`, options);
     }
   }
 
   async readResource(uri: string, options: CallOptions): Promise<ResourceResult> {
     try {
-      return toResourceResult(uri, await this.client.readResource({ uri }, requestOptions(options)));
+      return toResourceResult(uri, await this.client.readResource({ uri }, requestOptions(options, undefined)));
     } catch (error) {
       throw this.describeCallFailure(error, `resource ${uri}`, options);
     }
@@ -126,10 +181,60 @@ export class McpConnection {
     }
   }
 
-  /** Ends the session and, for stdio, the server's whole process group. */
+  /** Ends the session (for HTTP, tells the server with a DELETE) and, for stdio, the server's whole process group. */
   close(): Promise<void> {
-    this.closing ??= this.client.close().catch(() => this.transport.close()).catch(() => undefined);
+    this.closing ??= this.terminateSession()
+      .then(() => this.client.close())
+      .catch(() => this.transport.close())
+      .catch(() => undefined);
     return this.closing;
+  }
+
+  /**
+   * Streamable HTTP: ends the session on the server (`DELETE` with its session id), which
+   * otherwise keeps it, and what it holds, until it times out — if it ever does. Bounded, so a
+   * hung server cannot hold up the close; `client.close()` then aborts the request.
+   */
+  private async terminateSession(): Promise<void> {
+    if (!(this.transport instanceof StreamableHTTPClientTransport) || this.transport.sessionId === undefined) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, TERMINATE_SESSION_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([this.transport.terminateSession().catch(() => undefined), bound]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The SDK client's own output-schema rule, as a warning: undefined when the result conforms. */
+  private checkOutput(tool: string, raw: CallToolResult): ErrorInfo | undefined {
+    const check = this.outputCheck(tool);
+    if (!check) return undefined;
+    let problem: string | undefined;
+    if (raw.structuredContent === undefined) {
+      if (!raw.isError) problem = 'it has an output schema but did not return structured content';
+    } else {
+      const outcome = check(raw.structuredContent);
+      if (!outcome.valid) problem = `its structured content does not match its output schema: ${outcome.errorMessage}`;
+    }
+    if (problem === undefined) return undefined;
+    return {
+      code: 'OUTPUT_SCHEMA_MISMATCH',
+      message: `server "${this.server}": the result of tool ${tool} was kept, but ${problem}`,
+      server: this.server,
+    };
+  }
+
+  private outputCheck(tool: string): JsonSchemaValidator<unknown> | undefined {
+    let check = this.outputChecks.get(tool);
+    if (check === undefined) {
+      const schema = this.toolList.find((entry) => entry.name === tool)?.outputSchema;
+      check = schema ? this.schemaValidator.getValidator<unknown>(schema) : null;
+      this.outputChecks.set(tool, check);
+    }
+    return check ?? undefined;
   }
 
   private describeStartFailure(error: unknown, step: string, timeoutMs: number): ErrorInfo {
@@ -140,7 +245,7 @@ export class McpConnection {
       message = `server "${this.server}" failed to start: ${cause}`;
     } else if ((error as NodeJS.ErrnoException)?.code === 'ENOENT') {
       message = `server "${this.server}" failed to start: command not found: ${where}`;
-    } else if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
+    } else if (isTimeoutOfOurs(error)) {
       message = `server "${this.server}" did not answer ${step} within ${timeoutMs} ms (servers.${this.server}.timeoutMs); command: ${where}`;
     } else {
       message = `server "${this.server}" failed to start (${where}): ${this.exitSummary() ?? cause}`;
@@ -154,11 +259,26 @@ export class McpConnection {
     if (options.signal?.aborted) {
       return { code: 'CANCELLED', message: `server "${this.server}": ${what} was cancelled (${String(options.signal.reason)})`, server: this.server, cause };
     }
-    if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
+    if (isPastMaxTotal(error)) {
+      return {
+        code: 'CALL_TIMEOUT',
+        message: `server "${this.server}": ${what} ran past its maximum total time of ${options.maxTotalTimeoutMs} ms (servers.${this.server}.maxTotalTimeoutMs), though it kept reporting progress`,
+        server: this.server,
+        cause,
+      };
+    }
+    if (isTimeoutOfOurs(error)) {
       return { code: 'CALL_TIMEOUT', message: `server "${this.server}": ${what} timed out after ${options.timeoutMs} ms`, server: this.server, cause };
     }
+    // The SDK's own "connection closed" uses -32000, a code servers also answer with (it is the
+    // first of JSON-RPC's "server error" range): only a closed session makes it a loss.
+    const closed = this.connectionClosed && error instanceof McpError && error.code === ErrorCode.ConnectionClosed;
+    // Any other McpError is the server's own JSON-RPC error answer: it is alive and said no.
+    if (error instanceof McpError && !closed) {
+      return { code: 'CALL_REJECTED', message: `server "${this.server}" rejected ${what}: ${cause}`, server: this.server, cause };
+    }
     const exit = this.exitSummary();
-    if (exit || (error instanceof McpError && error.code === ErrorCode.ConnectionClosed)) {
+    if (exit || this.connectionClosed) {
       return withStderr(
         { code: 'SERVER_UNAVAILABLE', message: `server "${this.server}" went away during ${what}: ${exit ?? 'connection closed'}`, server: this.server, cause },
         this.stderr(),
@@ -207,8 +327,36 @@ function createTransport(server: string, spec: ServerSpec, hooks: ConnectionHook
   return new ProcessTransport(config);
 }
 
-function requestOptions(options: CallOptions): { timeout: number; signal?: AbortSignal } {
-  return options.signal ? { timeout: options.timeoutMs, signal: options.signal } : { timeout: options.timeoutMs };
+/**
+ * Progress restarts the timeout: a long call that says how far it is is not hung. `onprogress` is
+ * always set, since only then does the SDK send a `progressToken` and a server report progress.
+ */
+function requestOptions(options: CallOptions, signal: AbortSignal | undefined): RequestOptions {
+  const onProgress = options.onProgress;
+  const request: RequestOptions = {
+    timeout: options.timeoutMs,
+    resetTimeoutOnProgress: true,
+    onprogress: onProgress
+      ? (progress) => {
+          const reported: CallProgress = { progress: progress.progress };
+          if (progress.total !== undefined) reported.total = progress.total;
+          if (progress.message !== undefined) reported.message = progress.message.slice(0, MAX_PROGRESS_MESSAGE);
+          onProgress(reported);
+        }
+      : ignoreProgress,
+  };
+  const abort = signal ?? options.signal;
+  if (abort) request.signal = abort;
+  if (options.maxTotalTimeoutMs !== undefined) request.maxTotalTimeout = options.maxTotalTimeoutMs;
+  return request;
+}
+
+/** A controller of our own that follows `signal`: aborting it cancels only this call. */
+function linkAbort(signal: AbortSignal | undefined): AbortController {
+  const controller = new AbortController();
+  if (signal?.aborted) controller.abort(signal.reason);
+  else signal?.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
+  return controller;
 }
 
 function describeEndpoint(spec: ServerSpec): string {

@@ -2,14 +2,15 @@
  * Converts MCP results to the shape Ensemble keeps. Text is what templates
  * interpolate; `json` is structured content, or the text when it parses.
  */
-import type { ResourceResult, ToolResult } from '../src/core/results.js';
+import type { RawToolResult, ResourceResult, ToolResult } from '../src/core/results.js';
 
 interface McpContent {
   type: string;
   text?: string;
 }
 
-export function toToolResult(raw: { content?: unknown; structuredContent?: unknown; isError?: unknown; toolResult?: unknown }): ToolResult {
+/** `raw` is kept whole on the result (a reference, not a copy): resource links, embedded resources, `_meta`. */
+export function toToolResult(raw: { content?: unknown; structuredContent?: unknown; isError?: unknown; toolResult?: unknown; [key: string]: unknown }): ToolResult {
   // Servers on the 2024-10-07 protocol answer `{ toolResult }` instead of content.
   const content = Array.isArray(raw.content) ? (raw.content as McpContent[]) : [];
   const text =
@@ -21,9 +22,19 @@ export function toToolResult(raw: { content?: unknown; structuredContent?: unkno
     json: raw.structuredContent !== undefined ? raw.structuredContent : parseJsonText(text),
     isError: raw.isError === true,
     content,
+    raw: toRaw(raw, content),
   };
   if (raw.structuredContent !== undefined) result.structuredContent = raw.structuredContent;
   return result;
+}
+
+function toRaw(raw: Record<string, unknown>, content: unknown[]): RawToolResult {
+  // The SDK's parse fills in `content`; a result from elsewhere (the 2024-10-07 `toolResult`) may lack it.
+  return hasContentList(raw) ? raw : { ...raw, content };
+}
+
+function hasContentList(raw: Record<string, unknown>): raw is RawToolResult {
+  return Array.isArray(raw.content);
 }
 
 export function toResourceResult(uri: string, raw: { contents?: unknown }): ResourceResult {

@@ -2,69 +2,62 @@
  * File operations confined to a workspace folder: what the built-in `files`
  * fallback does. No XState here, only Node's file system.
  *
- * Confinement is strict. Every path is resolved to the real path it names
- * before anything is read or written, and the operation then works on that
- * real path, never on the string it was given:
+ * Confinement is strict, and holds while the workspace changes under us:
+ * every operation opens its path component by component from a handle on the
+ * root (`openConfined`, in `confined-open.ts`), never by name, so a folder
+ * swapped for a symbolic link between a check and a use cannot lead out.
  *
- * - the root is realpath'ed; a relative path resolves against it;
- * - a relative path whose `..` climbs above the root is refused, even if it
- *   comes back down (`../ws/x`);
+ * - a relative path resolves against the root; one whose `..` climbs above it
+ *   is refused, even if it comes back down (`../ws/x`);
  * - an absolute path is accepted only when it lies inside the root (as given
  *   or as realpath'ed), and the file system is not probed otherwise;
- * - every existing component is realpath'ed, so a symbolic link anywhere in
- *   the path (file or folder, dangling or not) that leads outside is refused;
- *   for a file that does not exist yet the nearest existing ancestor is
- *   realpath'ed, and a dangling link is followed to where it would write;
+ * - a symbolic link (file or folder, dangling or not) is followed only while
+ *   it stays inside; a dangling one inside is written where it points;
+ * - only regular files with a single link are read or written: a FIFO, a
+ *   socket or a device is refused at once (it is opened `O_NONBLOCK` and
+ *   checked through its handle), and so is a hard link, which may be a file
+ *   outside under a second name;
+ * - a write goes to a new file (`O_CREAT | O_EXCL | O_NOFOLLOW`) in the
+ *   folder held open, renamed over the target: it never writes through a link;
+ * - reads stop at `maxReadBytes`, listings at `maxListEntries`;
  * - a path holding NUL is refused.
  *
  * Refusals throw `EnsembleError('PATH_OUTSIDE_WORKSPACE')`; an operation that
- * fails (missing file, no match for an edit, a name too long) throws
+ * fails (missing file, no match for an edit, a name too long, a limit) throws
  * `EnsembleError('TOOL_ERROR')`. Both carry `field: 'path'` (or the argument
- * at fault) and the Node error as `cause`.
+ * at fault) and the Node error as `cause`, and name the path as it was given:
+ * never where a link led. Every operation takes an `AbortSignal` and stops at
+ * its next step once it is aborted (a write is never committed after it).
  */
 import { isUtf8 } from 'node:buffer';
+import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, readdir, readlink, realpath } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { open, opendir, rename, unlink } from 'node:fs/promises';
 import { EnsembleError } from '../src/core/errors.js';
+import { inFolder, openConfined, showPath, toFileError } from './confined-open.js';
 
-/** Opening the resolved path must not follow a link planted there since it was checked. */
-const NO_FOLLOW = constants.O_NOFOLLOW ?? 0;
+/** Default for `maxReadBytes`: larger than any text a tool should hand a model at once. */
+export const DEFAULT_MAX_READ_BYTES = 8 * 1024 * 1024;
 
-/** Links followed while resolving one path before giving up, as the kernel does (ELOOP). */
-const MAX_LINK_HOPS = 40;
+/** Default for `maxListEntries`. */
+export const DEFAULT_MAX_LIST_ENTRIES = 10_000;
 
-/** Longest path shown whole in a message. */
-const MAX_SHOWN_PATH = 160;
+/** Bytes read per step: a read checks its signal and its cap between steps. */
+const READ_CHUNK_BYTES = 256 * 1024;
 
-/**
- * The real path `path` names inside the workspace `root`, or a refusal.
- * The path need not exist (a write may create it).
- *
- * @example
- * await resolveInsideWorkspace('/tmp/ws', 'notes/a.md') // '/tmp/ws/notes/a.md'
- * await resolveInsideWorkspace('/tmp/ws', '../etc/passwd') // throws PATH_OUTSIDE_WORKSPACE
- */
-export async function resolveInsideWorkspace(root: string, path: string): Promise<string> {
-  if (path.includes('\0')) throw refuse(path, root, 'it contains a NUL character');
-  const realRoot = await resolveRoot(root);
-  let candidate: string;
-  if (isAbsolute(path)) {
-    candidate = resolve(path);
-    // Outside lexically: refused without probing the file system there.
-    if (!isInside(candidate, realRoot) && !isInside(candidate, resolve(root))) throw refuse(path, root, 'it is outside the workspace');
-  } else {
-    if (climbsAboveRoot(path)) throw refuse(path, root, 'its ".." leaves the workspace');
-    candidate = resolve(realRoot, path);
-  }
-  const real = await resolveRealPath(candidate, path, 0);
-  if (!isInside(real, realRoot)) {
-    throw refuse(path, root, `it resolves to ${showPath(real)} through a symbolic link`);
-  }
-  return real;
+const TEMP_FILE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/** Limits and cancellation every operation takes. */
+export interface WorkspaceFileOptions {
+  /** Longest file read (or edited), in bytes. Default `DEFAULT_MAX_READ_BYTES`. */
+  maxReadBytes?: number;
+  /** Most entries a listing returns. Default `DEFAULT_MAX_LIST_ENTRIES`. */
+  maxListEntries?: number;
+  /** Stops the operation at its next step. */
+  signal?: AbortSignal;
 }
 
-export interface ReadWorkspaceFileOptions {
+export interface ReadWorkspaceFileOptions extends WorkspaceFileOptions {
   /** First line to return, 1-based (Claude Code's Read `offset`). */
   offset?: number;
   /** How many lines to return from `offset` (Claude Code's `limit`, the filesystem server's `head`). */
@@ -80,8 +73,7 @@ export interface ReadWorkspaceFileOptions {
  * await readWorkspaceFile(root, 'notes/a.md', { offset: 10, limit: 5 }) // lines 10–14
  */
 export async function readWorkspaceFile(root: string, path: string, options: ReadWorkspaceFileOptions = {}): Promise<string> {
-  const real = await resolveInsideWorkspace(root, path);
-  const text = await readText(real, path);
+  const { text } = await readText(root, path, options);
   return selectLines(text, options);
 }
 
@@ -99,15 +91,8 @@ export interface WrittenFile {
  * @example
  * await writeWorkspaceFile(root, 'out/report.md', '# Report\n') // { path: '/…/out/report.md', bytes: 9 }
  */
-export async function writeWorkspaceFile(root: string, path: string, content: string): Promise<WrittenFile> {
-  const real = await resolveInsideWorkspace(root, path);
-  try {
-    await mkdir(dirname(real), { recursive: true });
-  } catch (error) {
-    throw toFileError(error, path, 'create the folder for');
-  }
-  await writeText(real, path, content);
-  return { path: real, bytes: Buffer.byteLength(content) };
+export async function writeWorkspaceFile(root: string, path: string, content: string, options: WorkspaceFileOptions = {}): Promise<WrittenFile> {
+  return writeText(root, path, content, options);
 }
 
 /** One replacement: `old` must occur exactly once, or at least once with `replaceAll`. */
@@ -135,12 +120,12 @@ export async function editWorkspaceFile(
   root: string,
   path: string,
   edits: FileEdit | readonly FileEdit[],
-  options: { dryRun?: boolean } = {},
+  options: WorkspaceFileOptions & { dryRun?: boolean } = {},
 ): Promise<EditedFile> {
   const list: readonly FileEdit[] = Array.isArray(edits) ? edits : [edits as FileEdit];
   if (list.length === 0) throw new EnsembleError('TOOL_ERROR', `no edits given for ${showPath(path)}`, { field: 'edits' });
-  const real = await resolveInsideWorkspace(root, path);
-  let text = await readText(real, path);
+  const read = await readText(root, path, options);
+  let text = read.text;
   let replacements = 0;
   for (const [index, edit] of list.entries()) {
     const where = list.length > 1 ? ` (edit ${index + 1} of ${list.length})` : '';
@@ -148,8 +133,9 @@ export async function editWorkspaceFile(
     text = applied.text;
     replacements += applied.count;
   }
-  if (!options.dryRun) await writeText(real, path, text);
-  return { path: real, bytes: Buffer.byteLength(text), replacements };
+  if (options.dryRun) return { path: read.path, bytes: Buffer.byteLength(text), replacements };
+  const written = await writeText(root, path, text, options);
+  return { ...written, replacements };
 }
 
 export interface WorkspaceEntry {
@@ -164,121 +150,111 @@ export interface WorkspaceEntry {
 
 /**
  * The entries of a folder in the workspace, sorted by name. Names that are
- * not valid UTF-8 are listed escaped rather than failing the listing.
+ * not valid UTF-8 are listed escaped rather than failing the listing. A
+ * folder with more than `maxListEntries` entries is an error (read no further).
  *
  * @example
  * await listWorkspaceDirectory(root, '.') // [{ name: 'notes', kind: 'directory', escaped: false, validUtf8: true }, …]
  */
-export async function listWorkspaceDirectory(root: string, path: string): Promise<WorkspaceEntry[]> {
-  const real = await resolveInsideWorkspace(root, path);
-  let dirents;
+export async function listWorkspaceDirectory(root: string, path: string, options: WorkspaceFileOptions = {}): Promise<WorkspaceEntry[]> {
+  const maxEntries = options.maxListEntries ?? DEFAULT_MAX_LIST_ENTRIES;
+  const entry = await openConfined(root, path, 'directory', options);
+  const listed: { name: Buffer; kind: WorkspaceEntry['kind'] }[] = [];
   try {
-    // Buffer names: a name that is not UTF-8 would otherwise be mangled beyond recognition.
-    dirents = await readdir(real, { withFileTypes: true, encoding: 'buffer' });
+    // latin1 maps each byte of a name to one character and back: the names on disk, byte for byte.
+    const dir = await opendir(inFolder(entry.folder), { encoding: 'latin1' });
+    try {
+      for (let dirent = await dir.read(); dirent !== null; dirent = await dir.read()) {
+        options.signal?.throwIfAborted();
+        if (listed.length === maxEntries) {
+          throw new EnsembleError('TOOL_ERROR', `cannot list ${showPath(path)}: it holds more than ${maxEntries} entries (the limit, maxListEntries); list a folder inside it`, { field: 'path' });
+        }
+        const kind = dirent.isDirectory() ? 'directory' : dirent.isFile() ? 'file' : dirent.isSymbolicLink() ? 'symlink' : 'other';
+        listed.push({ name: Buffer.from(dirent.name, 'latin1'), kind });
+      }
+    } finally {
+      await dir.close().catch(() => undefined);
+    }
   } catch (error) {
-    throw toFileError(error, path, 'list');
+    throw toOperationError(error, options.signal, path, 'list');
+  } finally {
+    await entry.release();
   }
-  dirents.sort((a, b) => Buffer.compare(a.name, b.name));
-  return dirents.map((dirent) => {
-    const validUtf8 = isUtf8(dirent.name);
-    const name = toDisplayName(dirent.name);
-    const kind = dirent.isDirectory() ? 'directory' : dirent.isFile() ? 'file' : dirent.isSymbolicLink() ? 'symlink' : 'other';
-    return { name, kind, escaped: name !== dirent.name.toString('utf8') || !validUtf8, validUtf8 };
+  listed.sort((a, b) => Buffer.compare(a.name, b.name));
+  return listed.map(({ name: raw, kind }) => {
+    const validUtf8 = isUtf8(raw);
+    const name = toDisplayName(raw);
+    return { name, kind, escaped: name !== raw.toString('utf8') || !validUtf8, validUtf8 };
   });
 }
 
-// ─── Resolution ────────────────────────────────────────────────────────────
+// ─── Reading and writing through handles ──────────────────────────────────
 
-async function resolveRoot(root: string): Promise<string> {
+async function readText(root: string, path: string, options: WorkspaceFileOptions): Promise<{ text: string; path: string }> {
+  const maxBytes = options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES;
+  const entry = await openConfined(root, path, 'read', options);
   try {
-    return await realpath(root);
+    const tooLarge = (bytes: string) =>
+      new EnsembleError('TOOL_ERROR', `cannot read ${showPath(path)}: it is ${bytes} bytes, more than the limit of ${maxBytes} (maxReadBytes); read a range of its lines from a smaller file`, { field: 'path' });
+    if (entry.stats!.size > maxBytes) throw tooLarge(String(entry.stats!.size));
+    // The size may change while we read: read up to one byte past the cap, never more.
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      options.signal?.throwIfAborted();
+      const want = Math.min(READ_CHUNK_BYTES, maxBytes + 1 - total);
+      const chunk = Buffer.allocUnsafe(want);
+      const { bytesRead } = await entry.file!.read(chunk, 0, want, null);
+      if (bytesRead === 0) break;
+      chunks.push(chunk.subarray(0, bytesRead));
+      total += bytesRead;
+      if (total > maxBytes) throw tooLarge(`more than ${maxBytes}`);
+    }
+    return { text: Buffer.concat(chunks, total).toString('utf8'), path: entry.path };
   } catch (error) {
-    throw new EnsembleError('TOOL_ERROR', `workspace ${showPath(root)} cannot be opened: ${(error as Error).message}`, { field: 'workspace', cause: error });
+    throw toOperationError(error, options.signal, path, 'read');
+  } finally {
+    await entry.release();
   }
-}
-
-/** True when a relative path's `..` climbs above where it starts, at any point. */
-function climbsAboveRoot(path: string): boolean {
-  let depth = 0;
-  for (const part of path.split(sep === '\\' ? /[\\/]/ : '/')) {
-    if (part === '' || part === '.') continue;
-    depth += part === '..' ? -1 : 1;
-    if (depth < 0) return true;
-  }
-  return false;
 }
 
 /**
- * The real path of an absolute, normalized path that may not exist: the
- * nearest existing entry realpath'ed, plus the missing rest. A dangling link
- * is followed to the path it would create.
+ * Writes a new file beside the target, in the folder held open, and renames it
+ * over the target: the target's name is replaced, never opened, so a link or a
+ * hard link planted there is replaced too, and nothing outside is written.
  */
-async function resolveRealPath(candidate: string, given: string, hops: number): Promise<string> {
-  const missing: string[] = [];
-  let current = candidate;
-  for (;;) {
-    let isLink: boolean;
-    try {
-      isLink = (await lstat(current)).isSymbolicLink();
-    } catch (error) {
-      const code = errorCode(error);
-      // Missing, or under a file (ENOTDIR): what exists is further up. The operation reports ENOTDIR itself.
-      if ((code === 'ENOENT' || code === 'ENOTDIR') && dirname(current) !== current) {
-        missing.unshift(basename(current));
-        current = dirname(current);
-        continue;
-      }
-      throw toFileError(error, given, 'open');
-    }
-    try {
-      return join(await realpath(current), ...missing);
-    } catch (error) {
-      if (!isLink || errorCode(error) !== 'ENOENT') throw toFileError(error, given, 'open');
-    }
-    // A dangling link: where would it lead?
-    if (hops >= MAX_LINK_HOPS) throw new EnsembleError('TOOL_ERROR', `path ${showPath(given)}: too many symbolic links`, { field: 'path' });
-    let target: string;
-    try {
-      target = resolve(await realpath(dirname(current)), await readlink(current));
-    } catch (error) {
-      throw toFileError(error, given, 'open');
-    }
-    return join(await resolveRealPath(target, given, hops + 1), ...missing);
-  }
-}
-
-function isInside(path: string, root: string): boolean {
-  return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
-}
-
-function refuse(path: string, root: string, why: string): EnsembleError {
-  return new EnsembleError('PATH_OUTSIDE_WORKSPACE', `path ${showPath(path)} is refused: ${why} (workspace ${showPath(root)})`, { field: 'path' });
-}
-
-// ─── Reading, writing, editing ────────────────────────────────────────────
-
-async function readText(real: string, given: string): Promise<string> {
-  let handle;
+async function writeText(root: string, path: string, content: string, options: WorkspaceFileOptions): Promise<WrittenFile> {
+  const entry = await openConfined(root, path, 'write', options);
+  const temp = inFolder(entry.folder, `.ensemble-${randomBytes(6).toString('hex')}.tmp`);
+  let created = false;
   try {
-    handle = await open(real, constants.O_RDONLY | NO_FOLLOW);
-    return await handle.readFile('utf8');
+    const handle = await open(temp, TEMP_FILE_FLAGS, 0o666);
+    created = true;
+    try {
+      await handle.writeFile(content, 'utf8');
+      // A file replaced keeps its permissions.
+      if (entry.stats) await handle.chmod(entry.stats.mode & 0o7777);
+    } finally {
+      await handle.close();
+    }
+    // The last moment to stop: after the rename the write has happened.
+    options.signal?.throwIfAborted();
+    await rename(temp, inFolder(entry.folder, entry.name));
+    created = false;
+    return { path: entry.path, bytes: Buffer.byteLength(content) };
   } catch (error) {
-    throw toFileError(error, given, 'read');
+    throw toOperationError(error, options.signal, path, 'write');
   } finally {
-    await handle?.close();
+    if (created) await unlink(temp).catch(() => undefined);
+    await entry.release();
   }
 }
 
-async function writeText(real: string, given: string, content: string): Promise<void> {
-  let handle;
-  try {
-    handle = await open(real, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | NO_FOLLOW, 0o666);
-    await handle.writeFile(content, 'utf8');
-  } catch (error) {
-    throw toFileError(error, given, 'write');
-  } finally {
-    await handle?.close();
-  }
+
+
+/** An aborted operation rejects with its signal's reason, as Node's own APIs do; anything else as a file error. */
+function toOperationError(error: unknown, signal: AbortSignal | undefined, path: string, action: string): unknown {
+  return signal?.aborted ? signal.reason : toFileError(error, path, action);
 }
 
 function selectLines(text: string, options: ReadWorkspaceFileOptions): string {
@@ -331,38 +307,6 @@ function toDisplayName(name: Buffer): string {
     }
   }
   return shown;
-}
-
-/** A Node file-system error as an `EnsembleError` a person can act on. */
-function toFileError(error: unknown, path: string, action: string): EnsembleError {
-  if (error instanceof EnsembleError) return error;
-  const shown = showPath(path);
-  const code = errorCode(error);
-  const messages: Record<string, string> = {
-    ENOENT: `cannot ${action} ${shown}: no such file or folder`,
-    EISDIR: `cannot ${action} ${shown}: it is a folder`,
-    ENOTDIR: `cannot ${action} ${shown}: ${action === 'list' ? 'it is not a folder' : 'a part of the path is a file, not a folder'}`,
-    EEXIST: `cannot ${action} ${shown}: a part of the path is a file, not a folder`,
-    EACCES: `cannot ${action} ${shown}: permission denied`,
-    EPERM: `cannot ${action} ${shown}: operation not permitted`,
-    ENAMETOOLONG: `cannot ${action} ${shown}: the name is too long for the file system (${longestComponent(path)} bytes in one name, or ${Buffer.byteLength(path)} in the path)`,
-    ELOOP: `cannot ${action} ${shown}: too many symbolic links, or a link where a file was expected`,
-  };
-  const message = (code && messages[code]) ?? `cannot ${action} ${shown}: ${(error as Error).message}`;
-  return new EnsembleError('TOOL_ERROR', message, { field: 'path', cause: error });
-}
-
-function errorCode(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
-}
-
-function longestComponent(path: string): number {
-  return Math.max(0, ...path.split(/[\\/]/).map((part) => Buffer.byteLength(part)));
-}
-
-/** A path quoted (control characters escaped) and shortened when very long. */
-function showPath(path: string): string {
-  return path.length <= MAX_SHOWN_PATH ? JSON.stringify(path) : `${JSON.stringify(path.slice(0, MAX_SHOWN_PATH))}… (${path.length} characters)`;
 }
 
 function clip(text: string): string {

@@ -120,7 +120,8 @@ export async function run(context: BenchContext): Promise<BenchResult> {
     const cliCpuSlope = slopeOf(samples.cli, 'cpuMs');
     const sdkCpuSlope = slopeOf(samples.sdk, 'cpuMs');
     const ensembleRss = await importRss([join(REPO_ROOT, 'dist/src/index.js')], dir);
-    const sdkRss = await importRss(['@modelcontextprotocol/sdk/client/index.js', '@modelcontextprotocol/sdk/client/stdio.js'], REPO_ROOT);
+    // Resolved here, so the script can live in the temporary folder and still find the SDK.
+    const sdkRss = await importRss([import.meta.resolve('@modelcontextprotocol/sdk/client/index.js'), import.meta.resolve('@modelcontextprotocol/sdk/client/stdio.js')], dir);
     const oneTaskRatio = cli1.median / sdk1.median;
     const met = (ok: boolean) => (ok ? 'met' : 'not met');
     const figures = {

@@ -27,7 +27,7 @@ export { createBus, ofType, type RunBus } from './bus.js';
 export type { BusEvent, BusEventOf, BusEventType, BusPayload, RunEvent, ServerEvent, LifecycleEvent, TaskRef, RunPhase } from './core/bus-events.js';
 
 // Results and reports
-export type { RunReport, TaskReport, RunStatus, TaskStatus, ToolResult, ResourceResult, ToolInfo, Notification, PatternName, ServerShare, CompensationReport } from './core/results.js';
+export type { RunReport, TaskReport, RunStatus, TaskStatus, ToolResult, RawToolResult, ResourceResult, ToolInfo, Notification, PatternName, ServerShare, CompensationReport } from './core/results.js';
 
 // Errors
 export { EnsembleError, isEnsembleError, type ErrorCode, type ErrorInfo } from './core/errors.js';

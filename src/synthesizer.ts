@@ -28,6 +28,12 @@ export interface SynthesizerConfig {
   pattern: PatternName;
 }
 
+/** The server's whole result and what was wrong with it, beside the derived text and json. */
+function keepRaw(report: TaskReport, result: ToolResult): void {
+  if (result.raw !== undefined) report.raw = result.raw;
+  if (result.warnings !== undefined) report.warnings = result.warnings;
+}
+
 export function createSynthesizer(bus: RunBus, config: SynthesizerConfig): Synthesizer {
   const tasks = new Map<string, TaskReport>();
   const results = new Map<string, ToolResult>();
@@ -85,6 +91,7 @@ export function createSynthesizer(bus: RunBus, config: SynthesizerConfig): Synth
         Object.assign(report, { status: 'completed', text: event.result.text, isError: event.result.isError, durationMs: event.durationMs, servedBy: event.servedBy ?? report.server });
         if (event.servedBy) degraded = true;
         if (event.result.json !== undefined) report.json = event.result.json;
+        keepRaw(report, event.result);
         results.set(event.task.id, event.result);
         count(event.task.server, event.durationMs, false, event.task.id, event.servedBy ?? event.task.server);
         break;
@@ -95,6 +102,7 @@ export function createSynthesizer(bus: RunBus, config: SynthesizerConfig): Synth
         if (event.result) {
           report.text = event.result.text;
           report.isError = event.result.isError;
+          keepRaw(report, event.result);
         } else {
           report.text = event.error.message;
         }

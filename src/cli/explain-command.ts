@@ -8,7 +8,6 @@ import { EnsembleError, toErrorInfo } from '../core/errors.js';
 import { getOwn } from '../core/own.js';
 import type { Workflow } from '../core/workflow.js';
 import { isRunPattern, RUN_PATTERNS, selectPattern, type PatternChoice, type SelectPatternOptions } from '../planning/select-pattern.js';
-import { readWorkflowFile } from '../workflow/read-workflow.js';
 import { defineCliCommand } from './cli-command.js';
 import { exitCodeOfError } from './exit-codes.js';
 import { formatError } from './format-error.js';
@@ -29,6 +28,8 @@ export const explainCommand = defineCliCommand({
     let choice: PatternChoice;
     try {
       const options: SelectPatternOptions = args.pattern === undefined ? {} : { force: readForcedPattern(args.pattern) };
+      // Loaded here, not with the definition: `explain --help` needs no zod or yaml.
+      const { readWorkflowFile } = await import('../workflow/read-workflow.js');
       workflow = await readWorkflowFile(args.file);
       choice = selectPattern(workflow, options);
     } catch (error) {

@@ -69,6 +69,11 @@ async function dispatch(rawArgs: string[]): Promise<void> {
 }
 
 async function printHelp(rest: string[]): Promise<void> {
+  // `help --help` is a question about help itself, which the main usage answers.
+  if (rest.some((arg) => HELP_FLAGS.has(arg))) return printMainUsage();
+  const option = rest.find((arg) => arg.startsWith('-'));
+  if (option !== undefined) throw new EnsembleError('USAGE', `help: unknown option ${option}; see \`ensemble help\``, { field: option });
+  if (rest.length > 1) throw new EnsembleError('USAGE', `help: expected at most one command, got ${rest.length} (${rest.join(' ')})`);
   const [name] = rest;
   if (name === undefined || name === 'help') return printMainUsage();
   const command = await findCommand(name);
@@ -89,3 +94,7 @@ async function findCommand(name: string): Promise<LoadedCommand> {
 }
 
 await runCli(process.argv.slice(2));
+// The command has answered. If something still holds the event loop (a file operation stuck in
+// the kernel, say a hung network mount, which no abort can end), leave anyway once stdout has
+// had time to drain; unref'd, this timer never delays a process that ends by itself.
+setTimeout(() => process.exit(), 2000).unref();

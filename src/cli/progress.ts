@@ -3,11 +3,25 @@
  * finishes or fails (with server and duration), server trouble and
  * notifications as they happen.
  */
-import type { BusEvent } from '../core/bus-events.js';
+import type { BusEvent, BusEventOf } from '../core/bus-events.js';
 import type { RunReport } from '../core/results.js';
 
-export function formatProgress(event: BusEvent): string | undefined {
+/** At most one progress line per call in this time (ms on the bus clock), besides its first and last. */
+export const PROGRESS_LINE_INTERVAL_MS = 1000;
+
+/** Calls whose progress was printed, by run and call id, with when; bounded (oldest dropped first). */
+const lastProgressLine = new Map<string, number>();
+const MAX_TRACKED_CALLS = 256;
+import { AS_ABOVE } from './error-ledger.js';
+
+/**
+ * The line for an event, or undefined when it has none. `tell` says how an error message reads
+ * on this line (an `ErrorLedger`'s, so each error is printed once); by default, whole.
+ */
+export function formatProgress(event: BusEvent, tell: (message: string) => string = (message) => message): string | undefined {
   switch (event.type) {
+    case 'server.call.progress':
+      return formatCallProgress(event);
     case 'run.started':
       return `▶ ${event.workflow} (${event.pattern})`;
     case 'run.breakdown':
@@ -17,7 +31,7 @@ export function formatProgress(event: BusEvent): string | undefined {
     case 'task.completed':
       return `  ✓ ${event.task.id}  ${event.task.server}.${event.task.tool}  ${formatMs(event.durationMs)}${event.servedBy ? `  (served by ${event.servedBy})` : ''}`;
     case 'task.failed':
-      return `  ✗ ${event.task.id}  ${event.task.server}.${event.task.tool}  ${formatMs(event.durationMs)}  ${event.error.message}`;
+      return `  ✗ ${event.task.id}  ${event.task.server}.${event.task.tool}  ${formatMs(event.durationMs)}  ${tell(event.error.message)}`;
     case 'task.skipped':
       return `  - ${event.task.id}  skipped: ${event.reason}`;
     case 'task.compensated':
@@ -25,15 +39,39 @@ export function formatProgress(event: BusEvent): string | undefined {
     case 'task.compensation_failed':
       return `  ✗ ${event.task.id}  compensation ${event.compensation.server}.${event.compensation.tool} failed: ${event.error.message}`;
     case 'server.state':
-      if (event.state === 'unavailable') return `  ! server ${event.server} unavailable${event.error ? `: ${event.error.message}` : ''}`;
+      if (event.state === 'unavailable') return `  ! server ${event.server} unavailable${event.error ? `: ${tell(event.error.message)}` : ''}`;
       return undefined;
     case 'notification':
-      return `  ${event.notification.level === 'info' ? 'i' : '!'} ${event.notification.message}`;
-    case 'run.finished':
-      return event.error ? `■ ${event.status}: ${event.error.message}` : `■ ${event.status}`;
+      // Warnings and errors often quote a server's error; an info line ("restored") may well repeat.
+      return event.notification.level === 'info' ? `  i ${event.notification.message}` : `  ! ${tell(event.notification.message)}`;
+    case 'run.finished': {
+      const told = event.error ? tell(event.error.message) : AS_ABOVE;
+      return told === AS_ABOVE ? `■ ${event.status}` : `■ ${event.status}: ${told}`;
+    }
     default:
       return undefined;
   }
+}
+
+/**
+ * A server may report progress many times a second: a line for the first report of a call, for
+ * its last (`progress` reaches `total`), and at most one a second in between.
+ */
+function formatCallProgress(event: BusEventOf<'server.call.progress'>): string | undefined {
+  const key = `${event.runId}\u0000${event.callId}`;
+  const last = lastProgressLine.get(key);
+  const done = event.total !== undefined && event.progress >= event.total;
+  if (last !== undefined && !done && event.at - last < PROGRESS_LINE_INTERVAL_MS) return undefined;
+  lastProgressLine.delete(key);
+  if (!done) {
+    lastProgressLine.set(key, event.at);
+    const oldest = lastProgressLine.size > MAX_TRACKED_CALLS ? lastProgressLine.keys().next().value : undefined;
+    if (oldest !== undefined) lastProgressLine.delete(oldest);
+  }
+  const amount = event.total === undefined ? `${event.progress}` : `${event.progress}/${event.total}`;
+  // The message is server output: no control characters (escapes, newlines) reach the terminal.
+  const message = event.message ? `  ${event.message.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ')}` : '';
+  return `  … ${event.task ?? event.callId}  ${event.server}.${event.tool}  ${amount}${message}`;
 }
 
 export function formatMs(ms: number): string {

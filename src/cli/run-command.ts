@@ -10,10 +10,10 @@ import process from 'node:process';
 import type { BusEvent } from '../core/bus-events.js';
 import { EnsembleError, toErrorInfo } from '../core/errors.js';
 import type { RunReport } from '../core/results.js';
-import { createRun, type Run } from '../engine/create-run.js';
-import { readWorkflowFile } from '../workflow/read-workflow.js';
+import type { Run } from '../engine/create-run.js';
 import { defineCliCommand } from './cli-command.js';
 import { exitCodeOfError, exitCodeOfReport } from './exit-codes.js';
+import { AS_ABOVE, createErrorLedger, type ErrorLedger } from './error-ledger.js';
 import { formatError } from './format-error.js';
 import { formatMs, formatProgress, formatServerSummary } from './progress.js';
 
@@ -35,15 +35,18 @@ export const runCommand = defineCliCommand({
     const json = args.json === true;
     let run: Run;
     try {
+      // Loaded when the command runs, not with this definition: `run --help` and usage errors
+      // read only the options above and must not pay for XState, the SDK and zod.
+      const [{ createRun }, { readWorkflowFile }] = await Promise.all([import('../engine/create-run.js'), import('../workflow/read-workflow.js')]);
       const workflow = await readWorkflowFile(args.file);
       run = createRun(workflow, args.pattern === undefined ? {} : { pattern: readPatternOption(args.pattern) });
     } catch (error) {
       return fail(error, json);
     }
-    const printed = new Set<string>();
+    const ledger = createErrorLedger();
     if (!args.quiet && (!json || process.stderr.isTTY === true)) {
       run.events$.subscribe((event) => {
-        const line = formatRunProgress(event, run, printed);
+        const line = formatRunProgress(event, run, ledger);
         if (line !== undefined) process.stderr.write(`${line}\n`);
       });
     }
@@ -51,8 +54,11 @@ export const runCommand = defineCliCommand({
     const onSignal = (signal: NodeJS.Signals) => {
       if (interrupted) {
         const soFar = run.reportSoFar(`a second ${signal}`);
-        if (soFar) printReport(soFar, json, printed);
-        process.exit(EXIT_INTERRUPTED);
+        // Leave once stdout has taken the report: writes to a pipe are asynchronous on POSIX, and
+        // exiting at once cut a report longer than the pipe's buffer (regression).
+        if (soFar) printReport(soFar, json, ledger, () => process.exit(EXIT_INTERRUPTED));
+        else process.exit(EXIT_INTERRUPTED);
+        return;
       }
       interrupted = true;
       process.stderr.write(`ensemble: ${signal}: cancelling the run and closing its servers (again to leave at once)\n`);
@@ -63,7 +69,7 @@ export const runCommand = defineCliCommand({
     const report = await run.start();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    printReport(report, json, printed);
+    printReport(report, json, ledger);
     process.exitCode = interrupted ? EXIT_INTERRUPTED : exitCodeOfReport(report);
   },
 });
@@ -75,28 +81,22 @@ export function readPatternOption(value: string): 'sequential' | 'parallel' | 'm
 }
 
 /** Progress lines, plus the start and close of the run's servers; each error message once. */
-function formatRunProgress(event: BusEvent, run: Run, printed: Set<string>): string | undefined {
+function formatRunProgress(event: BusEvent, run: Run, ledger: ErrorLedger): string | undefined {
   switch (event.type) {
     case 'run.phase':
       if (event.phase !== 'initializing' || run.choice.servers.length === 0) return undefined;
       return `  starting server${run.choice.servers.length === 1 ? '' : 's'}: ${run.choice.servers.join(', ')}`;
     case 'run.closing':
       return event.servers.length === 0 ? undefined : `  closing server${event.servers.length === 1 ? '' : 's'}…`;
-    case 'task.failed':
-      printed.add(event.error.message);
-      return formatProgress(event);
-    case 'run.finished':
-      if (event.error && printed.has(event.error.message)) return `■ ${event.status}`;
-      if (event.error) printed.add(event.error.message);
-      return formatProgress(event);
     default:
-      return formatProgress(event);
+      return formatProgress(event, ledger.tell);
   }
 }
 
-function printReport(report: RunReport, json: boolean, printed: Set<string>): void {
+/** The report: one JSON line on stdout, or the summary on stderr and the output on stdout. Calls `done` once stdout has taken it. */
+function printReport(report: RunReport, json: boolean, ledger: ErrorLedger, done: () => void = () => undefined): void {
   if (json) {
-    process.stdout.write(`${JSON.stringify(report)}\n`);
+    process.stdout.write(`${JSON.stringify(report)}\n`, () => done());
     return;
   }
   const counts = new Map<string, number>();
@@ -104,11 +104,9 @@ function printReport(report: RunReport, json: boolean, printed: Set<string>): vo
   const parts = [...counts].map(([status, count]) => `${count} ${status}`).join(', ');
   process.stderr.write(`${report.status}: ${parts || 'no tasks'} in ${formatMs(report.finishedAt - report.startedAt)}\n`);
   for (const line of formatServerSummary(report)) process.stderr.write(`${line}\n`);
-  if (report.error && !printed.has(report.error.message)) {
-    printed.add(report.error.message);
-    process.stderr.write(`${formatError(report.error)}\n`);
-  }
-  if (report.output !== '') process.stdout.write(report.output.endsWith('\n') ? report.output : `${report.output}\n`);
+  if (report.error && ledger.tell(report.error.message) !== AS_ABOVE) process.stderr.write(`${formatError(report.error)}\n`);
+  const output = report.output === '' || report.output.endsWith('\n') ? report.output : `${report.output}\n`;
+  process.stdout.write(output, () => done());
 }
 
 function fail(error: unknown, json: boolean): void {

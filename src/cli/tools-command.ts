@@ -8,8 +8,7 @@ import { EnsembleError, toErrorInfo } from '../core/errors.js';
 import { getOwn } from '../core/own.js';
 import type { ToolInfo } from '../core/results.js';
 import type { ServerSpec } from '../core/workflow.js';
-import { listServerTools, type ServerTools } from '../engine/list-server-tools.js';
-import { readWorkflowFile } from '../workflow/read-workflow.js';
+import type { ServerTools } from '../engine/list-server-tools.js';
 import { defineCliCommand } from './cli-command.js';
 import { EXIT, exitCodeOfError } from './exit-codes.js';
 import { formatError } from './format-error.js';
@@ -31,6 +30,8 @@ export const toolsCommand = defineCliCommand({
     try {
       const servers = await readServers(args.file);
       const names = args.server === undefined ? Object.keys(servers) : [checkServer(servers, args.server)];
+      // Loaded here, not with the definition: `tools --help` must not load the engine.
+      const { listServerTools } = await import('../engine/list-server-tools.js');
       listed = await listServerTools(servers, names);
     } catch (error) {
       const info = toErrorInfo(error);
@@ -47,6 +48,7 @@ export const toolsCommand = defineCliCommand({
 
 /** A workflow file's servers, or a serve config's (`servers` alone, or `mcpServers` JSON). */
 async function readServers(file: string): Promise<Readonly<Record<string, ServerSpec>>> {
+  const { readWorkflowFile } = await import('../workflow/read-workflow.js');
   try {
     return (await readWorkflowFile(file)).servers;
   } catch (error) {

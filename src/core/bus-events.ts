@@ -59,6 +59,12 @@ export type ServerEvent =
   | { type: 'server.tools'; server: string; replica: number; tools: ToolInfo[] }
   | { type: 'server.call.result'; server: string; callId: string; tool: string; result: ToolResult; durationMs: number; task?: string; replica?: number; servedBy?: string }
   | { type: 'server.call.error'; server: string; callId: string; tool: string; error: ErrorInfo; durationMs: number; task?: string; replica?: number }
+  /**
+   * The server reported progress on a call (`notifications/progress`); each one also restarts
+   * the call's timeout (up to `servers.<name>.maxTotalTimeoutMs`). Published on every run, not only
+   * traced ones: a long call that says how far it is is what a person watching wants to see.
+   */
+  | { type: 'server.call.progress'; server: string; callId: string; tool: string; progress: number; total?: number; message?: string; task?: string; replica?: number }
   | { type: 'server.log'; server: string; line: string };
 
 /** Bracketing events the engine publishes. */

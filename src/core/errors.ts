@@ -20,12 +20,19 @@ export type ErrorCode =
   | 'INVALID_ARGUMENTS'
   | 'TOOL_ERROR'
   | 'CALL_FAILED'
+  /**
+   * The server answered the call with a JSON-RPC error (e.g. -32602 invalid params): it is alive
+   * and serving, so the circuit breaker does not count it and no fallback takes the call.
+   */
+  | 'CALL_REJECTED'
   | 'CALL_TIMEOUT'
   | 'CANCELLED'
   | 'HEALTH_CHECK_FAILED'
   | 'CIRCUIT_OPEN'
   | 'PATH_OUTSIDE_WORKSPACE'
   | 'TEMPLATE'
+  /** A warning, not a failure: a tool's result did not match its declared `outputSchema`; the result is kept. */
+  | 'OUTPUT_SCHEMA_MISMATCH'
   | 'INTERNAL';
 
 /** Serializable description of an error; what machines and the bus carry. */

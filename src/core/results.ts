@@ -1,5 +1,18 @@
 import type { ErrorInfo } from './errors.js';
 
+/**
+ * The whole MCP `CallToolResult` as the server sent it (after the SDK's parse): every content
+ * block (text, image, audio, `resource_link`, embedded `resource`), `structuredContent`,
+ * `isError`, `_meta` and any other field the server added.
+ */
+export interface RawToolResult {
+  content: unknown[];
+  structuredContent?: Record<string, unknown>;
+  isError?: boolean;
+  _meta?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
 /** A tool's result as Ensemble keeps it: the MCP result plus what templates read. */
 export interface ToolResult {
   /** Every text content block, joined with newlines. */
@@ -10,6 +23,10 @@ export interface ToolResult {
   isError: boolean;
   content: unknown[];
   structuredContent?: unknown;
+  /** The result exactly as the server sent it; absent for what did not come from an MCP server (built-in files). */
+  raw?: RawToolResult;
+  /** What was wrong with a result that is kept anyway (`OUTPUT_SCHEMA_MISMATCH`). */
+  warnings?: ErrorInfo[];
 }
 
 export interface ResourceResult {
@@ -53,6 +70,14 @@ export interface TaskReport {
   error?: ErrorInfo;
   /** What served the task: its own server, or the fallback that stood in for it. */
   servedBy?: string;
+  /**
+   * The whole `CallToolResult` the server sent (content blocks of every kind, `structuredContent`,
+   * `_meta`), beside the derived `text` and `json`. It repeats the text, so a report with large
+   * results is about twice their size.
+   */
+  raw?: RawToolResult;
+  /** Kept despite these (e.g. `OUTPUT_SCHEMA_MISMATCH`: the tool ran, its result did not match its `outputSchema`). */
+  warnings?: ErrorInfo[];
 }
 
 export interface Notification {

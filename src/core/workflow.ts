@@ -15,7 +15,7 @@ export interface ToolMapping {
 export type FallbackSpec =
   | { kind: 'server'; server: string; tools: Record<string, ToolMapping> }
   /** Built-in file operations confined to the run's workspace. `tools` maps the primary's tool names to them. */
-  | { kind: 'builtin'; builtin: 'files'; tools: Record<string, ToolMapping> };
+  | { kind: 'builtin'; builtin: 'files'; tools: Record<string, ToolMapping>; maxReadBytes?: number; maxListEntries?: number };
 
 /** How a server's health is watched and how it comes back. */
 export interface ResilienceSpec {
@@ -46,8 +46,10 @@ export interface StdioServerSpec extends Partial<ResilienceSpec> {
   maxMessageBytes?: number;
   /** Absolute; defaults to the workflow file's folder. */
   cwd: string;
-  /** Per-call timeout for this server, overriding the workflow's. */
+  /** Per-call timeout for this server, overriding the workflow's; each progress notification restarts it. */
   timeoutMs?: number;
+  /** Longest a call may run while its progress notifications keep restarting `timeoutMs`; default: no limit. */
+  maxTotalTimeoutMs?: number;
   /** `lazy` (default): started when a run first needs it; `eager`: when the ensemble is created. */
   start?: 'eager' | 'lazy';
   /** Most of this server's tasks in flight at once under the multi-server coordinator (default 1). */
@@ -61,6 +63,7 @@ export interface HttpServerSpec extends Partial<ResilienceSpec> {
   url: string;
   headers: Record<string, string>;
   timeoutMs?: number;
+  maxTotalTimeoutMs?: number;
   start?: 'eager' | 'lazy';
   /** Most of this server's tasks in flight at once under the multi-server coordinator (default 1). */
   maxConcurrent?: number;

@@ -15,15 +15,25 @@
 import { callBuiltinFileTool, BUILTIN_FILES_NAME } from '../../actors/builtin-files.js';
 import { describeStep, listServedTools, routeCall } from '../../machines/fallback-routing.js';
 import type { BusPayload } from '../core/bus-events.js';
-import type { ErrorCode, ErrorInfo } from '../core/errors.js';
+import { toErrorInfo, type ErrorCode, type ErrorInfo } from '../core/errors.js';
 import type { ResourceResult, ToolInfo, ToolResult } from '../core/results.js';
 import { toMemberId, type ReplyTarget, type ServerLifecycle, type ServerReply, type ServerRequest } from '../core/server-port.js';
-import type { ServerSpec } from '../core/workflow.js';
+import type { FallbackSpec, ServerSpec } from '../core/workflow.js';
+
+/** How the router sends one call on a session. */
+export interface SessionCallOptions {
+  /** How long to wait for an answer; each progress notification starts the wait again. */
+  timeoutMs: number;
+  /** The most a call may run while progress keeps restarting `timeoutMs` (`servers.<name>.maxTotalTimeoutMs`). */
+  maxTotalTimeoutMs?: number;
+  signal?: AbortSignal;
+  onProgress?: (progress: { progress: number; total?: number; message?: string }) => void;
+}
 
 /** What the router needs of an open MCP session (`McpConnection` is one). */
 export interface Session {
-  callTool(tool: string, args: Record<string, unknown>, options: { timeoutMs: number; signal?: AbortSignal }): Promise<ToolResult>;
-  readResource(uri: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<ResourceResult>;
+  callTool(tool: string, args: Record<string, unknown>, options: SessionCallOptions): Promise<ToolResult>;
+  readResource(uri: string, options: SessionCallOptions): Promise<ResourceResult>;
 }
 
 /** What the router may tell a member's lifecycle machine. */
@@ -40,6 +50,8 @@ export interface RunScope {
   timeoutMs: number;
   /** Per-call trace events go here when the run asked for them. */
   trace?: (event: BusPayload) => void;
+  /** Call events every run publishes: progress, and warnings about results that were kept. */
+  publish?: (event: BusPayload) => void;
   /** Calls in flight or waiting, by call id, so a cancel finds them. */
   readonly calls: Map<string, RoutedCall>;
 }
@@ -86,7 +98,10 @@ export interface RoutedCall {
   settled: boolean;
 }
 
-/** Call failures that say something is wrong with the server (a tool's `isError` result or a cancel does not). */
+/**
+ * Call failures that say something is wrong with the server. A tool's `isError` result, a cancel
+ * and `CALL_REJECTED` (the server's own JSON-RPC error answer, e.g. bad arguments) do not.
+ */
 const BREAKER_CODES: ReadonlySet<ErrorCode> = new Set(['CALL_FAILED', 'CALL_TIMEOUT', 'SERVER_UNAVAILABLE']);
 
 /** Failures that mean the session itself is gone (the cause may be what ended it: missed pings, an open circuit). */
@@ -255,7 +270,7 @@ export class CallRouter {
     }
     const step = chain[route.step]!;
     if (step.kind === 'builtin') {
-      this.callBuiltin(pool, call, route.tool, route.args);
+      this.callBuiltin(pool, call, route.tool, route.args, step);
       return;
     }
     const target = this.pools.get(step.server)!;
@@ -267,9 +282,19 @@ export class CallRouter {
     const controller = new AbortController();
     call.controller = controller;
     member.inFlight++;
-    const options = { timeoutMs: request.timeoutMs ?? pool.spec.timeoutMs ?? scope.timeoutMs, signal: controller.signal };
     const started = performance.now();
     const what = tool ?? `resources/read ${(request as Extract<CallRequest, { type: 'server.read' }>).uri}`;
+    const options: SessionCallOptions = { timeoutMs: request.timeoutMs ?? pool.spec.timeoutMs ?? scope.timeoutMs, signal: controller.signal };
+    if (pool.spec.maxTotalTimeoutMs !== undefined) options.maxTotalTimeoutMs = pool.spec.maxTotalTimeoutMs;
+    const publish = scope.publish;
+    if (publish) {
+      options.onProgress = (progress) => {
+        if (call.settled) return;
+        const event: Extract<BusPayload, { type: 'server.call.progress' }> = { type: 'server.call.progress', server: member.server, replica: member.replica, callId: request.callId, tool: what, ...progress };
+        if (request.task) event.task = request.task;
+        publish(event);
+      };
+    }
     const onError = (failure: ErrorInfo) => {
       member.inFlight--;
       // The lifecycle ended the session (missed pings, an open circuit): that is the cause, not "connection closed".
@@ -283,6 +308,7 @@ export class CallRouter {
         member.failedCalls = 0;
         const durationMs = performance.now() - started;
         this.trace(call, { type: 'server.call.result', server: member.server, replica: member.replica, callId: request.callId, tool, result, durationMs, ...(servedBy ? { servedBy } : {}) });
+        if (result.warnings) this.warn(call, result.warnings);
         this.deliver(call, { type: 'server.result', server: request.server, callId: request.callId, result, durationMs: performance.now() - call.startedAt, ...(servedBy ? { servedBy } : {}) });
       }, onError);
     } else {
@@ -295,13 +321,25 @@ export class CallRouter {
     }
   }
 
-  private callBuiltin(pool: Pool, call: RoutedCall, tool: string, args: Record<string, unknown>): void {
+  private callBuiltin(pool: Pool, call: RoutedCall, tool: string, args: Record<string, unknown>, step: Extract<FallbackSpec, { kind: 'builtin' }>): void {
     const started = performance.now();
-    void callBuiltinFileTool(call.scope.workspace, tool, args).then((result) => {
-      const durationMs = performance.now() - started;
-      this.trace(call, { type: 'server.call.result', server: BUILTIN_FILES_NAME, callId: call.request.callId, tool, result, durationMs, servedBy: BUILTIN_FILES_NAME });
-      this.deliver(call, { type: 'server.result', server: pool.name, callId: call.request.callId, result, durationMs: performance.now() - call.startedAt, servedBy: BUILTIN_FILES_NAME });
-    });
+    // The call's timeout and cancel apply as they do on a server: `cancel()` aborts this controller.
+    const controller = new AbortController();
+    call.controller = controller;
+    const timeoutMs = call.request.timeoutMs ?? pool.spec.timeoutMs ?? call.scope.timeoutMs;
+    const caps = { ...(step.maxReadBytes !== undefined ? { maxReadBytes: step.maxReadBytes } : {}), ...(step.maxListEntries !== undefined ? { maxListEntries: step.maxListEntries } : {}) };
+    callBuiltinFileTool(call.scope.workspace, tool, args, { timeoutMs, signal: controller.signal, ...caps }).then(
+      (result) => {
+        const durationMs = performance.now() - started;
+        this.trace(call, { type: 'server.call.result', server: BUILTIN_FILES_NAME, callId: call.request.callId, tool, result, durationMs, servedBy: BUILTIN_FILES_NAME });
+        this.deliver(call, { type: 'server.result', server: pool.name, callId: call.request.callId, result, durationMs: performance.now() - call.startedAt, servedBy: BUILTIN_FILES_NAME });
+      },
+      (failure: unknown) => {
+        const error = { ...toErrorInfo(failure), server: pool.name };
+        this.trace(call, { type: 'server.call.error', server: BUILTIN_FILES_NAME, callId: call.request.callId, tool, error, durationMs: performance.now() - started });
+        this.deliver(call, this.toFailure(call, error));
+      },
+    );
   }
 
   private onFailure(pool: Pool, member: Member, call: RoutedCall, error: ErrorInfo, servedBy: string | undefined): void {
@@ -311,6 +349,8 @@ export class CallRouter {
       return;
     }
     if (BREAKER_CODES.has(error.code)) member.failedCalls++;
+    // A rejection is an answer: the server is alive, so failures before it are no longer "in a row".
+    else if (error.code === 'CALL_REJECTED') member.failedCalls = 0;
     const breaker = pool.spec.circuitBreaker;
     let lost = LOSS_CODES.has(error.code);
     if (lost) {
@@ -414,6 +454,18 @@ export class CallRouter {
     call.settled = true;
     call.scope.calls.delete(call.request.callId);
     call.requester.send(reply);
+  }
+
+  /** A result kept despite a problem: a warning notification names the server and the task. */
+  private warn(call: RoutedCall, warnings: ErrorInfo[]): void {
+    const publish = call.scope.publish;
+    if (!publish) return;
+    for (const warning of warnings) {
+      const notification: Extract<BusPayload, { type: 'notification' }>['notification'] = { level: 'warning', message: warning.message };
+      if (warning.server !== undefined) notification.server = warning.server;
+      if (call.request.task) notification.task = call.request.task;
+      publish({ type: 'notification', notification });
+    }
   }
 
   private trace(call: RoutedCall, event: Extract<BusPayload, { type: 'server.call.result' | 'server.call.error' }>): void {

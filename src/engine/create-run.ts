@@ -53,8 +53,9 @@ export interface Run {
   cancel(reason?: string): void;
   /**
    * The report of what has finished so far, for a caller that cannot wait for the end (a second
-   * Ctrl-C): status `failed` with a `CANCELLED` error, finished tasks as they ended, the rest as
-   * they stand. Undefined before `start()`.
+   * Ctrl-C): status `failed` with a `CANCELLED` error, finished tasks as they ended, tasks still
+   * running marked `cancelled` and tasks not reached `skipped`. Once the run has ended, its own
+   * report. Undefined before `start()`.
    */
   reportSoFar(reason?: string): RunReport | undefined;
   /** The orchestrator's persisted snapshot now (plain JSON: servers are named, never held); undefined before it starts. */
@@ -86,7 +87,14 @@ export function createRun(workflow: Workflow, options: RunOptions = {}): Run {
   const execute = async (): Promise<RunReport> => {
     const startedAt = Date.now();
     const synthesizer = createSynthesizer(bus, { workflow, pattern });
-    reportSoFar = (reason) => synthesizer.report('failed', { output: '', error: { code: 'CANCELLED', message: `run interrupted (${reason}): this report holds what had finished` }, startedAt });
+    let finalReport: RunReport | undefined;
+    reportSoFar = (reason) => {
+      if (finalReport) return finalReport;
+      const soFar = synthesizer.report('failed', { output: '', error: { code: 'CANCELLED', message: `run interrupted (${reason}): this report holds what had finished` }, startedAt });
+      // The caller stops waiting now: a task still running will not finish for it.
+      soFar.tasks = soFar.tasks.map((task) => (task.status === 'running' ? { ...task, status: 'cancelled', text: task.text || 'still running when the run was interrupted' } : task));
+      return soFar;
+    };
     // Servers often must be given folders that exist when they start (server-filesystem does).
     const workspaceError = await prepareWorkspace(workflow);
     if (workspaceError || cancelledEarly !== undefined) {
@@ -96,6 +104,7 @@ export function createRun(workflow: Workflow, options: RunOptions = {}): Run {
       const report = synthesizer.report('failed', { output: '', error, startedAt });
       synthesizer.stop();
       bus.complete();
+      finalReport = report;
       return report;
     }
     const owned = options.directory === undefined;
@@ -108,7 +117,7 @@ export function createRun(workflow: Workflow, options: RunOptions = {}): Run {
       const { runId: _other, at: _at, ...payload } = event;
       bus.publish(payload as BusPayload);
     });
-    const scope: RunScope = { runId, workspace: workflow.workspace ?? workflow.dir, timeoutMs: workflow.timeoutMs, calls: new Map(), ...(options.trace ? { trace: bus.publish } : {}) };
+    const scope: RunScope = { runId, workspace: workflow.workspace ?? workflow.dir, timeoutMs: workflow.timeoutMs, calls: new Map(), publish: bus.publish, ...(options.trace ? { trace: bus.publish } : {}) };
     const serverPort = createServerPortActor(directory, scope);
     const synthesize = fromPromise<string, { runId: string }>(async () => synthesizer.synthesize());
     const inspect = options.inspect ? { inspect: options.inspect } : {};
@@ -119,14 +128,17 @@ export function createRun(workflow: Workflow, options: RunOptions = {}): Run {
           ? createActor(coordinatorMachine.provide({ actors: { serverPort, synthesize } }), { input: { runId, workflow }, ...inspect })
           : createActor(sequentialMachine.provide({ actors: { serverPort, synthesize } }), { input: { runId, workflow }, ...inspect });
 
+    // Live before run.started is published: a subscriber of the run's first event may cancel it
+    // (regression: a cancel from there reached the early-cancel slot, checked already, and was lost).
+    // Deferred: cancel() is often called from a bus subscriber, in the middle of some actor's
+    // transition; by the time it is delivered the actor has started.
+    cancel = (reason) => queueMicrotask(() => actor.send({ type: 'run.cancel', reason }));
     bus.publish({ type: 'run.started', workflow: workflow.name, pattern });
     actor.on('*', (event) => bus.publish(event));
     const finished = new Promise<void>((resolve) => {
       actor.subscribe({ complete: resolve, error: () => resolve() });
     });
     snapshotOf = () => actor.getPersistedSnapshot();
-    // Deferred: cancel() is often called from a bus subscriber, in the middle of some actor's transition.
-    cancel = (reason) => queueMicrotask(() => actor.send({ type: 'run.cancel', reason }));
     const onAbort = () => cancel(String(options.signal?.reason ?? 'aborted'));
     options.signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -136,11 +148,15 @@ export function createRun(workflow: Workflow, options: RunOptions = {}): Run {
     options.signal?.removeEventListener('abort', onAbort);
 
     const snapshot = actor.getSnapshot();
+    // The machine is done: a later cancel has nothing left to stop.
+    cancel = () => undefined;
     actor.stop();
     directory.router.abandon(scope, 'the run ended');
     if (owned) {
       // Closing waits for every process to exit (up to its grace period): say so, or it looks hung.
-      bus.publish({ type: 'run.closing', servers: Object.keys(workflow.servers) });
+      // Only the servers that were started: a run that failed before starting any closes none.
+      const servers = [...new Set(directory.listMembers().map((member) => member.server))];
+      if (servers.length > 0) bus.publish({ type: 'run.closing', servers });
       await directory.close();
     }
     forwarding.unsubscribe();
@@ -158,6 +174,7 @@ export function createRun(workflow: Workflow, options: RunOptions = {}): Run {
     const report = synthesizer.report(status, error ? { output, error, startedAt } : { output, startedAt });
     synthesizer.stop();
     bus.complete();
+    finalReport = report;
     return report;
   };
 

@@ -186,6 +186,7 @@ interface ServerContext {
 function toServerSpec(server: RawServer, context: ServerContext): ServerSpec {
   const timeout = {
     ...(server.timeoutMs !== undefined ? { timeoutMs: server.timeoutMs } : {}),
+    ...(server.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: server.maxTotalTimeoutMs } : {}),
     ...(server.start !== undefined ? { start: server.start } : {}),
     ...(server.maxConcurrent !== undefined ? { maxConcurrent: server.maxConcurrent } : {}),
     ...toResilience(server),
@@ -237,7 +238,7 @@ function toResilience(server: RawServer): Partial<ResilienceSpec> {
   if (declared === undefined) return {};
   const resilience: Partial<ResilienceSpec> = {
     fallback: (server.fallback ?? []).map((step): FallbackSpec =>
-      step.server !== undefined ? { kind: 'server', server: step.server, tools: step.tools ?? {} } : { kind: 'builtin', builtin: 'files', tools: step.tools ?? {} },
+      step.server !== undefined ? { kind: 'server', server: step.server, tools: step.tools ?? {} } : { kind: 'builtin', builtin: 'files', tools: step.tools ?? {}, ...(step.maxReadBytes !== undefined ? { maxReadBytes: step.maxReadBytes } : {}), ...(step.maxListEntries !== undefined ? { maxListEntries: step.maxListEntries } : {}) },
     ),
     recovery: {
       initialDelayMs: server.recovery?.initialDelayMs ?? 500,

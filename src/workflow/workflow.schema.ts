@@ -76,8 +76,18 @@ const toolMappings = z.record(z.string(), toolMappingSchema);
 
 /** One step of a fallback chain: another configured server, or Ensemble's built-in file operations. */
 const fallbackSchema = z
-  .strictObject({ server: nonEmptyText.optional(), builtin: z.string().optional(), tools: toolMappings.optional() })
+  .strictObject({
+    server: nonEmptyText.optional(),
+    builtin: z.string().optional(),
+    tools: toolMappings.optional(),
+    // Caps of the built-in files (defaults 8 MiB, 10,000 entries): a workspace is untrusted too.
+    maxReadBytes: z.number().int().min(1).max(1024 * 1024 * 1024).optional(),
+    maxListEntries: z.number().int().min(1).max(1_000_000).optional(),
+  })
   .superRefine((step, ctx) => {
+    if (step.builtin === undefined && (step.maxReadBytes !== undefined || step.maxListEntries !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: [step.maxReadBytes !== undefined ? 'maxReadBytes' : 'maxListEntries'], message: 'maxReadBytes and maxListEntries limit the built-in files: they go on a "builtin: files" step' });
+    }
     if ((step.server === undefined) === (step.builtin === undefined)) {
       ctx.addIssue({ code: 'custom', message: 'a fallback step names either "server" (another configured server) or "builtin: files"' });
     } else if (step.builtin !== undefined && step.builtin !== 'files') {
@@ -128,6 +138,8 @@ const serverShape = {
   /** Default 1; at most `MAX_REPLICAS`. */
   replicas: atLeastOne.max(MAX_REPLICAS, { error: `must be at most ${MAX_REPLICAS} (each replica is a process or session of its own)` }).optional(),
   timeoutMs: timeoutMs.optional(),
+  /** Longest a call may run while progress notifications keep restarting its `timeoutMs`. */
+  maxTotalTimeoutMs: timeoutMs.optional(),
   /** `lazy` (default): started when a run first needs it; `eager`: when its ensemble is created. */
   start: z.enum(['eager', 'lazy']).optional(),
   /** Multi-server coordinator: most of this server's tasks in flight at once (default 1). */

@@ -12,7 +12,6 @@ import {
   editWorkspaceFile,
   listWorkspaceDirectory,
   readWorkspaceFile,
-  resolveInsideWorkspace,
   writeWorkspaceFile,
 } from '../../actors/workspace-files.js';
 
@@ -54,52 +53,56 @@ async function expectRefused(promise: Promise<unknown>, given: string): Promise<
   return error;
 }
 
-describe('resolveInsideWorkspace', () => {
+describe('paths', () => {
   it('resolves a relative path against the real root', async () => {
-    await expect(resolveInsideWorkspace(root, 'notes/a.md')).resolves.toBe(join(root, 'notes', 'a.md'));
-    await expect(resolveInsideWorkspace(root, '.')).resolves.toBe(root);
-    await expect(resolveInsideWorkspace(root, '')).resolves.toBe(root);
+    await expect(readWorkspaceFile(root, 'notes/a.md')).resolves.toBe('alpha\nbeta\ngamma\n');
+    await expect(writeWorkspaceFile(root, './notes//b.md', 'b')).resolves.toEqual({ path: join(root, 'notes', 'b.md'), bytes: 1 });
+    await expect(listWorkspaceDirectory(root, '')).resolves.toHaveLength(1);
+    await expect(listWorkspaceDirectory(root, '.')).resolves.toHaveLength(1);
   });
 
   it('accepts ".." that stays inside the workspace', async () => {
-    await expect(resolveInsideWorkspace(root, 'notes/../notes/a.md')).resolves.toBe(join(root, 'notes', 'a.md'));
+    await expect(readWorkspaceFile(root, 'notes/../notes/a.md')).resolves.toBe('alpha\nbeta\ngamma\n');
   });
 
   it.each(['../outside/secret.txt', 'a/../../outside/secret.txt', 'notes/../../x', '..', '../ws/notes/a.md'])('refuses "%s", whose ".." leaves the root', async (path) => {
-    await expectRefused(resolveInsideWorkspace(root, path), path);
+    await expectRefused(readWorkspaceFile(root, path), path);
+    await expectRefused(writeWorkspaceFile(root, path, 'pwned'), path);
   });
 
   it('refuses an absolute path outside the root', async () => {
     const path = join(outside, 'secret.txt');
-    await expectRefused(resolveInsideWorkspace(root, path), path);
-    await expectRefused(resolveInsideWorkspace(root, '/etc/passwd'), '/etc/passwd');
+    await expectRefused(readWorkspaceFile(root, path), path);
+    await expectRefused(writeWorkspaceFile(root, path, 'pwned'), path);
+    await expectRefused(readWorkspaceFile(root, '/etc/passwd'), '/etc/passwd');
+    expect(readFileSync(path, 'utf8')).toBe('secret');
   });
 
   it('refuses an absolute path that climbs out of the root with ".."', async () => {
     const path = `${root}/../outside/secret.txt`;
-    await expectRefused(resolveInsideWorkspace(root, path), path);
+    await expectRefused(readWorkspaceFile(root, path), path);
   });
 
   it('accepts an absolute path inside the root', async () => {
-    await expect(resolveInsideWorkspace(root, join(root, 'notes', 'a.md'))).resolves.toBe(join(root, 'notes', 'a.md'));
-    await expect(resolveInsideWorkspace(root, join(root, 'new', 'deep', 'file.md'))).resolves.toBe(join(root, 'new', 'deep', 'file.md'));
+    await expect(readWorkspaceFile(root, join(root, 'notes', 'a.md'))).resolves.toBe('alpha\nbeta\ngamma\n');
+    await expect(writeWorkspaceFile(root, join(root, 'new', 'deep', 'file.md'), 'x')).resolves.toEqual({ path: join(root, 'new', 'deep', 'file.md'), bytes: 1 });
   });
 
   it('works when the root itself is reached through a symbolic link', async () => {
     const linkedRoot = join(base, 'ws-link');
     symlinkSync(root, linkedRoot);
-    await expect(resolveInsideWorkspace(linkedRoot, 'notes/a.md')).resolves.toBe(join(root, 'notes', 'a.md'));
-    await expect(resolveInsideWorkspace(linkedRoot, join(linkedRoot, 'notes', 'a.md'))).resolves.toBe(join(root, 'notes', 'a.md'));
-    await expect(resolveInsideWorkspace(linkedRoot, join(root, 'notes', 'a.md'))).resolves.toBe(join(root, 'notes', 'a.md'));
+    await expect(writeWorkspaceFile(linkedRoot, 'notes/a.md', 'one')).resolves.toEqual({ path: join(root, 'notes', 'a.md'), bytes: 3 });
+    await expect(readWorkspaceFile(linkedRoot, join(linkedRoot, 'notes', 'a.md'))).resolves.toBe('one');
+    await expect(readWorkspaceFile(linkedRoot, join(root, 'notes', 'a.md'))).resolves.toBe('one');
   });
 
   it('refuses a path holding NUL', async () => {
-    const error = await expectRefused(resolveInsideWorkspace(root, 'notes/a.md\0.txt'), 'notes/a.md\0.txt');
+    const error = await expectRefused(readWorkspaceFile(root, 'notes/a.md\0.txt'), 'notes/a.md\0.txt');
     expect(error.message).toMatch(/NUL/);
   });
 
   it('says clearly when the workspace root does not exist', async () => {
-    const error = await expectError(resolveInsideWorkspace(join(base, 'missing'), 'a.md'), 'TOOL_ERROR');
+    const error = await expectError(readWorkspaceFile(join(base, 'missing'), 'a.md'), 'TOOL_ERROR');
     expect(error.message).toMatch(/workspace .*missing.* cannot be opened/);
   });
 });

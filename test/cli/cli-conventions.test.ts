@@ -49,6 +49,13 @@ describe('help and version', () => {
     expect((await ensemble('help')).stdout).toBe(result.stdout);
   });
 
+  it('`help --help` shows the usage; help refuses an unknown option or a second command (exit 2)', async () => {
+    const usage = await ensemble('--help');
+    expect(await ensemble('help', '--help')).toEqual(usage);
+    expect(await ensemble('help', '--jsn')).toMatchObject({ code: 2, stdout: '', stderr: 'ensemble: help: unknown option --jsn; see `ensemble help`\n' });
+    expect((await ensemble('help', 'run', 'tools')).code).toBe(2);
+  });
+
   it('`--version` and `-v` print the version from package.json', async () => {
     expect(await ensemble('--version')).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
     expect((await ensemble('-v')).stdout).toBe(`${version}\n`);
@@ -85,6 +92,12 @@ describe('output', () => {
     expect(refused.stdout).not.toContain('\u001b[');
   });
 
+  it('writes no escapes into pipes for a failed run either, whatever the terminal type', async () => {
+    const result = await runWithEnv({ TERM: 'xterm-256color' }, 'run', flow);
+    expect(result.code).toBe(1);
+    expect(result.stdout + result.stderr).not.toContain('\u001b');
+  });
+
   it('prints each error once in a failed run, and says when servers start and close', async () => {
     const result = await ensemble('run', flow);
     expect(result.code).toBe(1);
@@ -118,6 +131,20 @@ describe('ensemble tools', () => {
     const echo = listed.servers[0]?.tools.find((tool) => tool.name === 'echo');
     expect(echo?.inputSchema).toMatchObject({ type: 'object', properties: { text: { type: 'string' } }, required: ['text'] });
     expect(readFileSync(log, 'utf8')).not.toContain('"event":"call"');
+  });
+
+  it('lists the servers that started beside the error of one that did not, and exits 1', async () => {
+    const path = writeWorkflowFile(temp.dir, 'tools-down.json', JSON.stringify({ name: 't', servers: { fx: fixtureServer(), down: fixtureServer('--exit-at-start', '4') }, tasks: [{ id: 'x', server: 'fx', tool: 'noop' }] }));
+    const json = await ensemble('tools', path, '--json');
+    expect(json.code).toBe(1);
+    const listed = JSON.parse(json.stdout) as { servers: { server: string; tools?: unknown[]; error?: { code: string; message: string } }[] };
+    expect(listed.servers.map((entry) => entry.server)).toEqual(['fx', 'down']);
+    expect(listed.servers[0]?.tools?.length).toBeGreaterThan(0);
+    expect(listed.servers[1]?.error).toMatchObject({ code: 'SERVER_START_FAILED' });
+    expect(listed.servers[1]?.error?.message).toContain('exited with code 4');
+    const text = await ensemble('tools', path);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toMatch(/^down: not started: .*exited with code 4/m);
   });
 
   it('names an unknown --server with a suggestion', async () => {
@@ -174,6 +201,32 @@ describe('Ctrl-C', () => {
     expect(report.error.code).toBe('CANCELLED');
     expect(report.error.message).toContain('a second SIGINT');
     expect(report.tasks[0]).toMatchObject({ id: 'done', status: 'completed', text: 'finished before Ctrl-C' });
+  });
+});
+
+describe('Ctrl-C with a report larger than a pipe holds', () => {
+  // Regression: the second Ctrl-C exited right after writing, and writes to a pipe are
+  // asynchronous on POSIX: all but the first 64 KiB of the report were lost.
+  it('a second prints the whole report before it exits 130', async () => {
+    const log = join(temp.dir, 'big.jsonl');
+    const file = writeWorkflowFile(
+      temp.dir,
+      'big.json',
+      JSON.stringify({
+        name: 'big',
+        servers: { fx: fixtureServer('--ignore-sigterm', '--ignore-stdin-eof', '--log-file', log) },
+        tasks: [
+          { id: 'large', server: 'fx', tool: 'big', args: { bytes: 1_000_000 } },
+          { id: 'waits', server: 'fx', tool: 'hang' },
+        ],
+      }),
+    );
+    const result = await interrupt(file, log, 2);
+    expect(result.code).toBe(130);
+    const report = JSON.parse(result.stdout) as { tasks: { id: string; status: string; text: string }[] };
+    expect(report.tasks[0]).toMatchObject({ id: 'large', status: 'completed' });
+    expect(report.tasks[0]?.text).toHaveLength(1_000_000);
+    expect(report.tasks[1]).toMatchObject({ id: 'waits', status: 'cancelled' });
   });
 });
 

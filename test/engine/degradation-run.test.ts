@@ -463,6 +463,34 @@ describe('graceful degradation on real processes: one fault each', () => {
   });
 });
 
+describe('the built-in files caps, set in the workflow', () => {
+  it('a builtin step takes maxReadBytes and maxListEntries from the workflow file', async () => {
+    const workspace = createWorkspace();
+    const fallback = [{ builtin: 'files', maxReadBytes: 4, maxListEntries: 1 }];
+    const { report } = await run({
+      workspace,
+      onError: 'continue',
+      servers: { primary: { ...fixtureServer('--exit-at-start', '1'), cwd: workspace, fallback, recovery: NO_RECOVERY } },
+      tasks: [
+        { id: 'small', server: 'primary', tool: 'write_file', args: { path: 'small.txt', content: 'abcd' } },
+        { id: 'big', server: 'primary', tool: 'write_file', args: { path: 'big.txt', content: 'abcdefgh' }, needs: ['small'] },
+        { id: 'readSmall', server: 'primary', tool: 'read_file', args: { path: 'small.txt' }, needs: ['big'] },
+        { id: 'readBig', server: 'primary', tool: 'read_file', args: { path: 'big.txt' }, needs: ['big'] },
+        { id: 'list', server: 'primary', tool: 'list_directory', args: { path: '.' }, needs: ['big'] },
+      ],
+    });
+    expect(taskOf(report, 'readSmall').text).toBe('abcd');
+    expect(taskOf(report, 'readBig')).toMatchObject({ isError: true, text: expect.stringMatching(/limit of 4 \(maxReadBytes\)/) });
+    expect(taskOf(report, 'list')).toMatchObject({ isError: true, text: expect.stringContaining('maxListEntries') });
+  });
+
+  it('refuses the caps on a server step, naming the field', async () => {
+    await expect(
+      run({ servers: { a: { ...fixtureServer(), fallback: [{ server: 'b', tools: {}, maxReadBytes: 10 }] }, b: fixtureServer() }, tasks: [{ id: 't', server: 'a', tool: 'noop' }] }),
+    ).rejects.toThrow(/fallback\[0\]\.maxReadBytes: maxReadBytes and maxListEntries limit the built-in files/);
+  });
+});
+
 describe('graceful degradation on real processes: recovery', () => {
   /**
    * A task that waits until the primary is back, without a clock: `hang` on a

@@ -221,10 +221,10 @@ describe('server directory: detection', () => {
     await h.acquire();
     const first = await h.bus.find(isState('serving'));
 
-    // A failure, then a success: not in a row, the circuit stays closed.
-    expect(failure(await h.read('fixture://nope')).error.code).toBe('CALL_FAILED');
+    // A failure (a result that is not a CallToolResult), then a success: not in a row, the circuit stays closed.
+    expect(failure(await h.call('malformed')).error.code).toBe('CALL_FAILED');
     expect(await h.call('noop')).toMatchObject({ type: 'server.result' });
-    expect(failure(await h.read('fixture://nope')).error.code).toBe('CALL_FAILED');
+    expect(failure(await h.call('malformed')).error.code).toBe('CALL_FAILED');
     expect(h.memberState()).toBe('serving');
 
     // The second failure in a row opens it.
