@@ -88,7 +88,9 @@ export class McpConnection {
   ) {
     this.transport = createTransport(server, spec, hooks);
     this.client = new Client(CLIENT_INFO, {
-      capabilities: {},
+      // Only an aggregator's backends may ask their client things: a workflow run has no one to answer,
+      // so its servers are told (by the absent capabilities) not to try. The handlers are the aggregator's.
+      capabilities: spec.forwardsClientRequests ? { elicitation: { form: {}, url: {} }, sampling: {} } : {},
       jsonSchemaValidator: this.schemaValidator,
       // The SDK refetches (debounced) when the server advertises tools.listChanged and says so.
       listChanged: {

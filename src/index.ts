@@ -26,6 +26,10 @@ export { selectPattern, type PatternChoice } from './planning/select-pattern.js'
 export { createBus, ofType, type RunBus } from './bus.js';
 export type { BusEvent, BusEventOf, BusEventType, BusPayload, RunEvent, ServerEvent, LifecycleEvent, TaskRef, RunPhase } from './core/bus-events.js';
 
+// The statechart inspector: a local page for a run, and traces that replay
+export { createInspector, type Inspector, type InspectorConfig } from './inspector/create-inspector.js';
+export type { FeedEvent, InspectorModel } from './inspector/inspector-model.js';
+
 // Results and reports
 export type { RunReport, TaskReport, RunStatus, TaskStatus, ToolResult, RawToolResult, ResourceResult, ToolInfo, Notification, PatternName, ServerShare, CompensationReport } from './core/results.js';
 

@@ -11,6 +11,7 @@ it('exports exactly the documented public API', () => {
     'createAggregator',
     'createBus',
     'createEnsemble',
+    'createInspector',
     'createParallelGroups',
     'createRun',
     'degradationMachine',

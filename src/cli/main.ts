@@ -6,6 +6,7 @@
  *   ensemble explain <file> [--json] [--pattern p]
  *   ensemble tools <file> [--server s] [--json]
  *   ensemble serve --config <file> [--http host:port] [--accept-changed]
+ *   ensemble inspect <trace.jsonl> [--port N]
  *   ensemble help [command]
  */
 import process from 'node:process';
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   explain: { usage: 'explain <file> [options]', summary: 'Show which pattern a workflow would run with, and why, without starting anything', load: async () => toLoadedCommand((await import('./explain-command.js')).explainCommand) },
   tools: { usage: 'tools <file> [options]', summary: "List each server's tools with their input schemas (starts the servers, runs nothing)", load: async () => toLoadedCommand((await import('./tools-command.js')).toolsCommand) },
   serve: { usage: 'serve --config <file> [options]', summary: 'Serve every server of a config as one MCP server (stdio, or Streamable HTTP with --http)', load: async () => toLoadedCommand((await import('./serve-command.js')).serveCommand) },
+  inspect: { usage: 'inspect <trace.jsonl> [options]', summary: 'Open the inspector page on a trace written by run --trace, with a scrubber', load: async () => toLoadedCommand((await import('./inspect-command.js')).inspectCommand) },
   help: { usage: 'help [command]', summary: 'Show help for a command', load: () => Promise.reject(new Error('help is answered by the CLI itself')) },
 };
 

@@ -15,6 +15,7 @@ import { defineCliCommand } from './cli-command.js';
 import { exitCodeOfError, exitCodeOfReport } from './exit-codes.js';
 import { AS_ABOVE, createErrorLedger, type ErrorLedger } from './error-ledger.js';
 import { formatError } from './format-error.js';
+import type { RunInspection } from './inspect-command.js';
 import { formatMs, formatProgress, formatServerSummary } from './progress.js';
 
 /** Exit status after Ctrl-C (128 + SIGINT), as shells report it. */
@@ -29,18 +30,32 @@ export const runCommand = defineCliCommand({
     json: { type: 'boolean', description: 'print exactly one JSON report on stdout (progress stays on a terminal only)' },
     quiet: { type: 'boolean', description: 'no progress lines' },
     pattern: { type: 'string', valueHint: 'name', description: 'force the primary pattern: sequential, parallel or multi-server' },
+    inputs: { type: 'string', valueHint: 'json', description: 'values for the workflow\'s inputs, as a JSON object: --inputs \'{"city":"Oslo"}\'' },
+    inspect: { type: 'boolean', description: 'serve the statechart inspector on 127.0.0.1 (address on stderr; never opens a browser)' },
+    port: { type: 'string', valueHint: 'N', description: "the inspector's port (default: any free port)" },
+    'inspect-hold': { type: 'string', valueHint: 'seconds', description: 'keep the inspector up this long after the run (default: until Enter on a terminal)' },
+    trace: { type: 'string', valueHint: 'file.jsonl', description: 'record every inspection and bus event, one JSON line each (ensemble inspect replays it)' },
   },
   examples: ['ensemble run examples/demo/workflow.yaml', 'ensemble run flow.yaml --json > report.json'],
   async run(args) {
     const json = args.json === true;
     let run: Run;
+    let inspection: RunInspection | undefined;
     try {
       // Loaded when the command runs, not with this definition: `run --help` and usage errors
       // read only the options above and must not pay for XState, the SDK and zod.
       const [{ createRun }, { readWorkflowFile }] = await Promise.all([import('../engine/create-run.js'), import('../workflow/read-workflow.js')]);
       const workflow = await readWorkflowFile(args.file);
-      run = createRun(workflow, args.pattern === undefined ? {} : { pattern: readPatternOption(args.pattern) });
+      const patternOption = args.pattern === undefined ? {} : { pattern: readPatternOption(args.pattern) };
+      if (args.inspect === true || args.trace !== undefined || args.port !== undefined || args['inspect-hold'] !== undefined) {
+        // Loaded only when asked for: a plain run never loads the inspector.
+        const { startRunInspection } = await import('./inspect-command.js');
+        inspection = await startRunInspection({ inspect: args.inspect === true, port: args.port, hold: args['inspect-hold'], trace: args.trace });
+      }
+      run = createRun(workflow, { ...patternOption, ...(args.inputs === undefined ? {} : { inputs: readInputsOption(args.inputs) }), ...(inspection ? { inspect: inspection.inspect } : {}) });
+      inspection?.attachBus(run.events$);
     } catch (error) {
+      await inspection?.close();
       return fail(error, json);
     }
     const ledger = createErrorLedger();
@@ -71,8 +86,21 @@ export const runCommand = defineCliCommand({
     process.off('SIGTERM', onSignal);
     printReport(report, json, ledger);
     process.exitCode = interrupted ? EXIT_INTERRUPTED : exitCodeOfReport(report);
+    await inspection?.finish();
   },
 });
+
+/** The `--inputs` option: one JSON object of input values. */
+function readInputsOption(value: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch (error) {
+    throw new EnsembleError('USAGE', `--inputs: expected a JSON object, e.g. '{"city":"Oslo"}' (${(error as Error).message})`, { field: '--inputs' });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new EnsembleError('USAGE', `--inputs: expected a JSON object, e.g. '{"city":"Oslo"}'`, { field: '--inputs' });
+  return { ...parsed };
+}
 
 /** The `--pattern` option, checked: a typo must not silently fall back to auto. */
 export function readPatternOption(value: string): 'sequential' | 'parallel' | 'multi-server' {

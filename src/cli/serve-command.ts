@@ -14,10 +14,22 @@ export const serveCommand = defineCliCommand({
     config: { type: 'string', valueHint: 'file', description: 'servers as in a workflow file, or the mcpServers JSON of Claude Code, Claude Desktop or Cursor' },
     http: { type: 'string', valueHint: 'host:port', description: 'serve Streamable HTTP at http://HOST:PORT/mcp instead of stdio (PORT alone: 127.0.0.1)' },
     'accept-changed': { type: 'boolean', description: 'accept tools whose description or schema changed since they were pinned' },
+    workflows: { type: 'string', valueHint: 'dir', description: 'serve every workflow file in DIR as a tool workflow__<name>, taking its inputs' },
+    'token-env': { type: 'string', valueHint: 'name', description: 'environment variable holding the HTTP bearer token (default ENSEMBLE_TOKEN); required to bind a non-loopback host' },
   },
-  examples: ['claude mcp add ensemble -- npx ensemble serve --config ~/servers.json', 'ensemble serve --config servers.json --http 127.0.0.1:8931'],
+  examples: [
+    'claude mcp add ensemble -- npx ensemble serve --config ~/servers.json',
+    'ensemble serve --config servers.json --http 127.0.0.1:8931',
+    'ENSEMBLE_TOKEN=s3cret ensemble serve --config servers.json --workflows flows/ --http 0.0.0.0:8931',
+  ],
   async run(args) {
     if (args.config === undefined) throw new EnsembleError('USAGE', 'serve: --config <file> is required; see `ensemble serve --help`', { field: '--config' });
-    await serve({ config: args.config, ...(args.http !== undefined ? { http: args.http } : {}), ...(args['accept-changed'] === true ? { acceptChanged: true } : {}) });
+    await serve({
+      config: args.config,
+      ...(args.http !== undefined ? { http: args.http } : {}),
+      ...(args['accept-changed'] === true ? { acceptChanged: true } : {}),
+      ...(args.workflows !== undefined ? { workflows: args.workflows } : {}),
+      ...(args['token-env'] !== undefined ? { tokenEnv: args['token-env'] } : {}),
+    });
   },
 });

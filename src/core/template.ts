@@ -166,3 +166,66 @@ export function toText(value: unknown): string {
   if (typeof value === 'object') return JSON.stringify(value);
   return String(value);
 }
+
+/**
+ * Renders only the placeholders under one root (`inputs`) and leaves every
+ * other placeholder as it was, to be rendered later against the run's scope:
+ * a workflow's inputs are bound before it runs, its task results only while
+ * it runs. Bound text is escaped (`{{` → `\{{`), so a caller's value that
+ * looks like a placeholder stays text and never reads the run's results.
+ *
+ * @example
+ * bindPlaceholders({ q: 'city {{ inputs.city }} after {{ tasks.a.text }}' }, 'inputs', { inputs: { city: 'Oslo' } }, { where: 'task "b" args' })
+ * // { q: 'city Oslo after {{ tasks.a.text }}' }
+ */
+export function bindPlaceholders<T>(value: T, root: string, scope: Scope, options: RenderOptions): T {
+  return bind(value, root, scope, options) as T;
+}
+
+function bind(value: unknown, root: string, scope: Scope, options: RenderOptions): unknown {
+  if (typeof value === 'string') return bindString(value, root, scope, options);
+  if (Array.isArray(value)) return value.map((item) => bind(item, root, scope, options));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      Object.defineProperty(out, key, { value: bind(item, root, scope, options), enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  }
+  return value;
+}
+
+const isUnder = (path: string, root: string) => splitPath(path)[0] === root;
+
+function bindString(template: string, root: string, scope: Scope, options: RenderOptions): unknown {
+  if (!template.includes('{{')) return template;
+  const pieces = scan(template);
+  if (!pieces.some((piece) => 'path' in piece && isUnder(piece.path, root))) return template;
+  const [only] = pieces;
+  if (pieces.length === 1 && only !== undefined && 'path' in only) return escapeDeep(resolve(only.path, scope, options));
+  let out = '';
+  for (const piece of pieces) {
+    if ('text' in piece) out += escapeText(piece.text);
+    else if (isUnder(piece.path, root)) out += escapeText(toText(resolve(piece.path, scope, options)));
+    else out += `{{ ${piece.path} }}`;
+  }
+  return out;
+}
+
+/** Text that a later render gives back unchanged: every `{{` escaped. */
+function escapeText(text: string): string {
+  return text.replaceAll('{{', '\\{{');
+}
+
+function escapeDeep(value: unknown): unknown {
+  if (typeof value === 'string') return escapeText(value);
+  if (Array.isArray(value)) return value.map(escapeDeep);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      Object.defineProperty(out, key, { value: escapeDeep(item), enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  }
+  return value;
+}

@@ -32,6 +32,12 @@ export interface ResilienceSpec {
 
 export interface StdioServerSpec extends Partial<ResilienceSpec> {
   kind: 'stdio';
+  /**
+   * Set by `ensemble serve` only (no workflow field sets it): the session declares the
+   * elicitation and sampling capabilities, and the aggregator forwards such requests to
+   * the client session whose call is in flight.
+   */
+  forwardsClientRequests?: boolean;
   /** How many processes of this server run, each its own actor (a worker pool). */
   replicas: number;
   command: string;
@@ -58,6 +64,12 @@ export interface StdioServerSpec extends Partial<ResilienceSpec> {
 
 export interface HttpServerSpec extends Partial<ResilienceSpec> {
   kind: 'http';
+  /**
+   * Set by `ensemble serve` only (no workflow field sets it): the session declares the
+   * elicitation and sampling capabilities, and the aggregator forwards such requests to
+   * the client session whose call is in flight.
+   */
+  forwardsClientRequests?: boolean;
   /** How many sessions with this server run at once, each its own actor. */
   replicas: number;
   url: string;
@@ -163,6 +175,22 @@ export interface Workflow {
    * only those its tasks name are acquired for a run.
    */
   sharedServers?: string[];
+  /**
+   * What the workflow takes from its caller, by name (`{{ inputs.<name> }}` in task args and
+   * the output): `ensemble serve --workflows` lists the workflow as a tool with these as its
+   * input schema. Values are bound before a run (see `bindInputs`).
+   */
+  inputs?: Record<string, InputSpec>;
+}
+
+/** The JSON types an input may take. */
+export type InputType = 'string' | 'number' | 'integer' | 'boolean' | 'object' | 'array';
+
+/** One declared input: JSON-Schema-like. An input with no `default` is required. */
+export interface InputSpec {
+  type: InputType;
+  description?: string;
+  default?: unknown;
 }
 
 export const DEFAULT_CALL_TIMEOUT_MS = 60_000;

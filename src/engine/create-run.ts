@@ -17,6 +17,7 @@ import { toErrorInfo, type ErrorInfo } from '../core/errors.js';
 import type { RunReport, RunStatus } from '../core/results.js';
 import type { Workflow } from '../core/workflow.js';
 import { createSynthesizer } from '../synthesizer.js';
+import { bindInputs } from '../workflow/bind-inputs.js';
 import type { RunScope } from './call-router.js';
 import { ServerDirectory } from './server-directory.js';
 import { createServerPortActor } from './server-port-actor.js';
@@ -33,6 +34,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Forces the primary pattern, overriding the workflow's `pattern` and the selection guide. */
   pattern?: 'sequential' | 'parallel' | 'multi-server';
+  /** Values for the workflow's declared `inputs` (`{{ inputs.x }}`); checked before anything starts. */
+  inputs?: Readonly<Record<string, unknown>>;
   /** Publish per-call server events (`server.call.result`, `server.call.error`) on the run's bus. */
   trace?: boolean;
   /**
@@ -70,7 +73,10 @@ export interface Run {
  * run.events$.subscribe((event) => console.log(event.type));
  * const report = await run.start();
  */
-export function createRun(workflow: Workflow, options: RunOptions = {}): Run {
+export function createRun(declared: Workflow, options: RunOptions = {}): Run {
+  // A workflow with inputs is bound here (a bound one declares none), so a missing or mistyped
+  // input is an INVALID_ARGUMENTS error before any server starts.
+  const workflow = declared.inputs !== undefined || options.inputs !== undefined ? bindInputs(declared, options.inputs ?? {}) : declared;
   const runId = options.runId ?? randomUUID();
   const bus = createBus(runId);
   const choice = selectPattern(workflow, options.pattern ? { force: options.pattern } : {});

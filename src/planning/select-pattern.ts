@@ -129,11 +129,8 @@ export function selectPattern(workflow: Workflow, options: SelectPatternOptions 
 
   const withPatterns: PatternName[] = [];
   if (servers.length >= 2 && pattern !== 'multi-server') withPatterns.push('multi-server');
-  // `fallback` arrives with graceful degradation; read from the raw spec so this needs no change then.
-  const degradable = servers.filter((name) => {
-    const spec = getOwn(workflow.servers, name);
-    return spec !== undefined && 'fallback' in spec;
-  });
+  // A declared chain, not the key: a server with only `recovery` (every server `ensemble serve` starts) has `fallback: []`.
+  const degradable = servers.filter((name) => (getOwn(workflow.servers, name)?.fallback?.length ?? 0) > 0);
   if (degradable.length > 0) {
     withPatterns.push('graceful-degradation');
     for (const name of degradable) reasons.push(`server ${name} declares a fallback`);

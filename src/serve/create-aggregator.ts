@@ -38,7 +38,13 @@ import type { HttpListener } from './http-endpoint.js';
 import { parseServeConfig, readServeConfig, type ServeConfig, type ServeOptions } from './serve-config.js';
 import { readStatus, STATUS_TOOL, STATUS_TOOL_NAME, toStatusResult } from './status-tool.js';
 import { ToolCatalog } from './tool-catalog.js';
+import { ClientRequestRouter } from './client-requests.js';
 import type { ToolFilter } from './tool-filter.js';
+import { EXPLAIN_TOOL, EXPLAIN_TOOL_NAME, explainWorkflow } from './explain-tool.js';
+import { RUN_TOOL, RUN_TOOL_NAME, runForClient } from './run-tool.js';
+import { readWorkflowArgument, type WorkflowArgumentContext } from './workflow-argument.js';
+import { readWorkflowTools, type WorkflowTool } from './workflow-tools.js';
+import { bindInputs } from '../workflow/bind-inputs.js';
 
 export interface AggregatorConfig extends ServeOptions {
   /** Servers as in a workflow file; an entry may add `allow` / `deny` tool lists. */
@@ -51,6 +57,8 @@ export interface AggregatorConfig extends ServeOptions {
   tools?: Record<string, ToolFilter>;
   /** Folder relative paths resolve against (default: the config file's, else cwd). */
   dir?: string;
+  /** A folder of workflow files: each becomes a tool `workflow__<name>` taking the workflow's `inputs`. */
+  workflows?: string;
   /** Where the aggregator says what happens to its backends (withdrawn, restored, withheld); default: nowhere. */
   log?: (line: string) => void;
 }
@@ -59,7 +67,7 @@ export interface Aggregator {
   /** Serves one client session over a transport (`StdioServerTransport`, an in-memory pair, …). */
   connect(transport: Transport): Promise<void>;
   /** Serves Streamable HTTP at `http://host:port/mcp` (host default 127.0.0.1; port 0 picks a free one). */
-  listen(options: { http: { host?: string; port: number } }): Promise<HttpListener>;
+  listen(options: { http: { host?: string; port: number; token?: string; maxBodyBytes?: number } }): Promise<HttpListener>;
   /** Resolves once every backend has served or failed once (what a client lists first is then complete). */
   ready(): Promise<void>;
   /** Every server event of the backends' directory: lifecycle, membership, logs. */
@@ -94,19 +102,35 @@ export function createAggregator(options: AggregatorConfig): Aggregator {
     broadcast((server) => server.sendLoggingMessage({ level, logger: 'ensemble', data: message }));
   };
 
+  // The aggregator's own tools; workflow tools join once their folder is read.
+  const reserved = new Set([STATUS_TOOL_NAME, EXPLAIN_TOOL_NAME, RUN_TOOL_NAME]);
+  let workflowTools = new Map<string, WorkflowTool>();
   const catalog = new ToolCatalog({
     naming,
     filters: config.filters,
     pins,
-    reserved: new Set([STATUS_TOOL_NAME]),
+    reserved,
     onWithheld: (flag: PinFlag) =>
       notify('warning', `server "${flag.server}": tool "${flag.tool}" changed its description or schema since it was pinned (sha256 ${flag.pinned.slice(0, 12)}… → ${flag.seen.slice(0, 12)}…); withheld until accepted (--accept-changed)`),
   });
   const directory = new ServerDirectory({ servers: config.servers, timeoutMs: config.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS, id: `serve-${randomUUID()}` });
   const timeoutOf = (server: string) => getOwn(config.servers, server)?.timeoutMs ?? config.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-  const forward: ForwardContext = { directory, catalog, timeoutOf, scope: { runId: 'serve', workspace: config.dir, timeoutMs: config.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS, calls: new Map() } };
+  const forward: ForwardContext = { directory, catalog, timeoutOf, clientRequests: new ClientRequestRouter(), scope: { runId: 'serve', workspace: config.dir, timeoutMs: config.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS, calls: new Map() } };
   const resources: ResourceContext = { directory, servers: () => Object.keys(config.servers), timeoutOf };
   const prompts = new PromptCatalog(resources, naming);
+  const workflowContext: WorkflowArgumentContext = { servers: directory.servers, dir: config.dir };
+  const toFailure = (error: unknown) => toErrorResult(error instanceof Error ? error.message : String(error));
+  const loadingWorkflows =
+    options.workflows === undefined
+      ? Promise.resolve()
+      : readWorkflowTools(options.workflows, directory.servers, naming, log).then(
+          (tools) => {
+            for (const name of tools.keys()) reserved.add(name);
+            workflowTools = tools;
+            log(`serving ${tools.size} workflow${tools.size === 1 ? '' : 's'} as tools: ${[...tools.keys()].join(', ')}`);
+          },
+          (error: unknown) => log(`cannot read the workflows folder ${options.workflows}: ${error instanceof Error ? error.message : String(error)}`),
+        );
 
   const hasServed = (server: string) => directory.router.pool(server)?.members.some((member) => member.served) ?? false;
   const membership: Subscription = directory.bus.events$.subscribe((event) => {
@@ -140,12 +164,35 @@ export function createAggregator(options: AggregatorConfig): Aggregator {
     );
     server.oninitialized = () => initialized.add(server);
     server.onclose = () => sessions.delete(server);
-    server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [STATUS_TOOL, ...catalog.listClientTools()] }));
+    server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [STATUS_TOOL, EXPLAIN_TOOL, RUN_TOOL, ...[...workflowTools.values()].map((entry) => entry.tool), ...catalog.listClientTools()] }));
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       const { name } = request.params;
-      if (name === STATUS_TOOL_NAME) return toStatusResult(readStatus(directory, catalog, pins));
+      const args = request.params.arguments ?? {};
+      if (name === STATUS_TOOL_NAME) return toStatusResult(readStatus(directory, catalog, pins, workflowTools));
+      if (name === EXPLAIN_TOOL_NAME) return readWorkflowArgument(workflowContext, args.workflow).then(explainWorkflow, toFailure);
+      if (name === RUN_TOOL_NAME) {
+        const inputs = args.inputs ?? {};
+        if (!isRecord(inputs)) return toErrorResult('the "inputs" argument must be an object');
+        let workflow;
+        try {
+          workflow = bindInputs(await readWorkflowArgument(workflowContext, args.workflow), inputs);
+        } catch (error) {
+          return toFailure(error);
+        }
+        return runForClient(directory, workflow, extra);
+      }
+      const defined = workflowTools.get(name);
+      if (defined) {
+        let workflow;
+        try {
+          workflow = bindInputs(defined.workflow, args);
+        } catch (error) {
+          return toFailure(error);
+        }
+        return runForClient(directory, workflow, extra);
+      }
       const entry = catalog.find(name);
-      if (entry) return forwardToolCall(forward, entry, request.params, extra);
+      if (entry) return forwardToolCall(forward, entry, request.params, extra, server);
       const withheld = pins.listFlags().find((flag) => toExposedName(flag.server, flag.tool, naming) === name);
       if (withheld) return toErrorResult(`server "${withheld.server}": tool "${withheld.tool}" is withheld: its description or schema changed since it was pinned; restart with --accept-changed to accept it`);
       const gone = catalog.findWithdrawn(name);
@@ -176,7 +223,7 @@ export function createAggregator(options: AggregatorConfig): Aggregator {
 
   return {
     events$: directory.bus.events$,
-    ready: () => readyPromise,
+    ready: () => Promise.all([readyPromise, loadingWorkflows]).then(() => undefined),
     async connect(transport) {
       await createSession().connect(transport);
     },
@@ -184,7 +231,7 @@ export function createAggregator(options: AggregatorConfig): Aggregator {
       // Loaded on first use: the SDK's Streamable HTTP server transport brings Hono's Node adapter
       // and undici (≈ 60 ms of start-up) that stdio serving and the library's runs never need.
       const { listenHttp } = await import('./http-endpoint.js');
-      const listener = await listenHttp({ host: http.host ?? '127.0.0.1', port: http.port, createSession });
+      const listener = await listenHttp({ ...http, host: http.host ?? '127.0.0.1', createSession });
       listeners.add(listener);
       return listener;
     },
@@ -200,12 +247,18 @@ export function createAggregator(options: AggregatorConfig): Aggregator {
   };
 }
 
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
 function resolveConfig(options: AggregatorConfig): ServeConfig {
   const given = [options.servers, options.mcpServers, options.config].filter((item) => item !== undefined).length;
   if (given !== 1) throw new EnsembleError('USAGE', 'createAggregator takes exactly one of servers, mcpServers or config');
   const dir = options.dir ?? process.cwd();
   const base: ServeConfig = options.config !== undefined ? readServeConfig(options.config) : parseServeConfig(options.servers !== undefined ? { servers: options.servers } : { mcpServers: options.mcpServers }, { dir });
-  const merged: ServeConfig = { ...base };
+  // Backends of an aggregator may ask its clients (elicitation, sampling): their sessions say they can.
+  const servers = Object.fromEntries(Object.entries(base.servers).map(([name, spec]) => [name, { ...spec, forwardsClientRequests: true }]));
+  const merged: ServeConfig = { ...base, servers };
   for (const key of ['separator', 'maxToolNameLength', 'reservePrefix', 'pinFile', 'acceptChanged', 'timeoutMs'] as const) {
     if (options[key] !== undefined) Object.assign(merged, { [key]: options[key] });
   }

@@ -7,6 +7,7 @@
  * with an `isError` result naming it and the cause, at once.
  */
 import { randomUUID } from 'node:crypto';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { RequestHandlerExtra, RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { CallToolResultSchema, McpError, type CallToolRequest, type CallToolResult, type ServerNotification, type ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 // From their own modules: RxJS's index is 223 CommonJS files on Node (see src/bus.ts).
@@ -18,6 +19,7 @@ import type { ServerReport } from '../core/server-port.js';
 import type { RunScope } from '../engine/call-router.js';
 import type { ServerDirectory } from '../engine/server-directory.js';
 import { pickBackend, withBackend } from './backend-sessions.js';
+import type { ClientRequestRouter } from './client-requests.js';
 import { describeFailure, isLocalFailure, toErrorResult, toPassThroughError } from './backend-errors.js';
 import type { ExposedTool, ToolCatalog } from './tool-catalog.js';
 
@@ -30,12 +32,15 @@ export interface ForwardContext {
   timeoutOf(server: string): number;
   /** Scope for calls that go through the call router (to a fallback); built-in files live in its workspace. */
   scope: RunScope;
+  /** Where a backend's elicitation and sampling requests during a call are sent. */
+  clientRequests: ClientRequestRouter;
 }
 
 /** How long a lost session's cause may take to arrive as a withdrawal before the call answers without it. */
 const CAUSE_WAIT_MS = 300;
 
-export async function forwardToolCall(context: ForwardContext, entry: ExposedTool, params: CallToolRequest['params'], extra: HandlerExtra): Promise<CallToolResult> {
+/** `session` is the calling client's session: a backend's elicitation or sampling request during the call goes to it. */
+export async function forwardToolCall(context: ForwardContext, entry: ExposedTool, params: CallToolRequest['params'], extra: HandlerExtra, session: Server): Promise<CallToolResult> {
   const { server } = entry;
   const backend = pickBackend(context.directory, server);
   if (!backend) {
@@ -52,7 +57,10 @@ export async function forwardToolCall(context: ForwardContext, entry: ExposedToo
     };
   }
   try {
-    const result = await withBackend(backend, (client) => client.request({ method: 'tools/call', params: { ...params, name: entry.tool.name } }, CallToolResultSchema, options));
+    const call = { session, extra, timeoutMs: context.timeoutOf(server) };
+    const result = await withBackend(backend, (client) =>
+      context.clientRequests.during(client, call, () => client.request({ method: 'tools/call', params: { ...params, name: entry.tool.name } }, CallToolResultSchema, options)),
+    );
     // A client drops progress that arrives after the result: every notification goes out first.
     await forwarding;
     return result;

@@ -11,6 +11,7 @@ import {
   ANY_SERVER,
   DEFAULT_CALL_TIMEOUT_MS,
   type FallbackSpec,
+  type InputSpec,
   type PlanSpec,
   type ResilienceSpec,
   type ServerSpec,
@@ -32,8 +33,10 @@ import {
   workflowSchema,
   type FieldPath,
   type Problem,
+  type RawInput,
   type RawServer,
 } from './workflow.schema.js';
+import { matchesInputType } from './bind-inputs.js';
 
 export interface ParseWorkflowOptions {
   /** The file the document came from, as the user named it; used in messages and made absolute for `Workflow.file`. */
@@ -110,7 +113,14 @@ export function parseWorkflow(raw: unknown, options: ParseWorkflowOptions): Work
     problems.push({ path: ['tasks'], message: 'a workflow needs at least one task (or a plan)' });
   }
 
-  problems.push(...checkTaskReferences(tasks, { servers: serverNames, earlierTaskIds: [] }));
+  const inputs = document.inputs;
+  const inputNames = Object.keys(inputs ?? {});
+  for (const [name, spec] of Object.entries(inputs ?? {})) {
+    if (spec.default !== undefined && !matchesInputType(spec.default, spec.type)) {
+      problems.push({ path: ['inputs', name, 'default'], message: `the default of a ${spec.type} input must be a ${spec.type}` });
+    }
+  }
+  problems.push(...checkTaskReferences(tasks, { servers: serverNames, earlierTaskIds: [], inputs: inputNames }));
   problems.push(...checkCoordinatorFields(tasks, serverNames, document.pattern));
   if (document.groupTimeoutMs !== undefined && document.schedule === 'eager') {
     problems.push({
@@ -123,6 +133,7 @@ export function parseWorkflow(raw: unknown, options: ParseWorkflowOptions): Work
       ...checkOutputReferences(document.output, {
         taskIds: tasks.map((task) => task.id),
         allowUnknownTasks: plan !== undefined,
+        inputs: inputNames,
       }),
     );
   }
@@ -144,6 +155,7 @@ export function parseWorkflow(raw: unknown, options: ParseWorkflowOptions): Work
     ...(document.groupTimeoutMs !== undefined ? { groupTimeoutMs: document.groupTimeoutMs } : {}),
     ...(workspace !== undefined ? { workspace } : {}),
     ...(sharedServers.length > 0 ? { sharedServers } : {}),
+    ...(inputs !== undefined ? { inputs: toInputSpecs(inputs) } : {}),
   };
 }
 
@@ -169,6 +181,15 @@ export function parseServers(raw: unknown, options: ParseWorkflowOptions): Recor
   problems.push(...checkFallbacks(servers));
   if (problems.length > 0) throw toWorkflowError(problems, options);
   return servers;
+}
+
+/** Own-property records of the declared inputs, leaving out absent optional fields. */
+function toInputSpecs(inputs: Record<string, RawInput>): Record<string, InputSpec> {
+  const out: Record<string, InputSpec> = {};
+  for (const [name, spec] of Object.entries(inputs)) {
+    out[name] = { type: spec.type, ...(spec.description !== undefined ? { description: spec.description } : {}), ...(spec.default !== undefined ? { default: spec.default } : {}) };
+  }
+  return out;
 }
 
 function nameAfter(file: string | undefined): string {

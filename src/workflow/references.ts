@@ -18,8 +18,11 @@ import { formatFieldPath, type FieldPath, type Problem } from './workflow.schema
  */
 export type Reference =
   | { source: 'task'; task: string; part: 'text' | 'json'; path: string[] }
-  | { source: 'context'; index: number; part: 'text' | 'json'; path: string[] };
+  | { source: 'context'; index: number; part: 'text' | 'json'; path: string[] }
+  /** A declared input of the workflow (`inputs.<name>[.path]`), bound before the run. */
+  | { source: 'input'; name: string; path: string[] };
 
+// Declared inputs (`inputs.<name>[.path]`) are valid too; the messages name the forms most documents use.
 const TASK_ARG_FORMS = 'tasks.<id>.text, tasks.<id>.json[.path], context.<n>.text or context.<n>.json[.path]';
 const OUTPUT_FORMS = 'tasks.<id>.text or tasks.<id>.json[.path]';
 
@@ -30,6 +33,7 @@ const OUTPUT_FORMS = 'tasks.<id>.text or tasks.<id>.json[.path]';
  * @example
  * parseReference('tasks.read.json.items.0') // { source: 'task', task: 'read', part: 'json', path: ['items', '0'] }
  * parseReference('context.1.text')          // { source: 'context', index: 1, part: 'text', path: [] }
+ * parseReference('inputs.city')             // { source: 'input', name: 'city', path: [] }
  * parseReference('tasks.read')              // undefined
  */
 export function parseReference(placeholder: string): Reference | undefined {
@@ -37,6 +41,10 @@ export function parseReference(placeholder: string): Reference | undefined {
   const segments = placeholder.split('.').map((segment) => segment.trim());
   const [source, key, part, ...rest] = segments;
   if (key === undefined || key === '') return undefined;
+  if (source === 'inputs') {
+    const path = segments.slice(2);
+    return path.some((segment) => segment === '') ? undefined : { source: 'input', name: key, path };
+  }
   if (part !== 'text' && part !== 'json') return undefined;
   if (part === 'text' && rest.length > 0) return undefined;
   if (rest.some((segment) => segment === '')) return undefined;
@@ -54,6 +62,8 @@ export interface TaskReferenceOptions {
   earlierTaskIds: readonly string[];
   /** Where the task list sits in the document, for messages; default `['tasks']`. */
   at?: FieldPath;
+  /** Names of the inputs the workflow declares (none: `{{ inputs.x }}` is an error). */
+  inputs?: readonly string[];
 }
 
 /**
@@ -109,7 +119,7 @@ export function checkTaskReferences(tasks: readonly TaskSpec[], options: TaskRef
       if (refProblem) problems.push(refProblem);
     });
 
-    const scope: ArgScope = { task, index, tasks, earlier, firstIndex, mode };
+    const scope: ArgScope = { task, index, tasks, earlier, firstIndex, mode, inputs: options.inputs ?? [] };
     problems.push(...checkNeeds(scope, [...taskAt, 'needs']));
     for (const { path, placeholder } of listFieldPlaceholders(task.args, [...taskAt, 'args'])) {
       const message = checkArgPlaceholder(placeholder, scope);
@@ -222,6 +232,8 @@ export interface OutputReferenceOptions {
   allowUnknownTasks?: boolean;
   /** Default `['output']`. */
   at?: FieldPath;
+  /** Names of the inputs the workflow declares. */
+  inputs?: readonly string[];
 }
 
 /**
@@ -240,6 +252,9 @@ export function checkOutputReferences(output: string, options: OutputReferenceOp
     const reference = parseReference(placeholder);
     if (reference === undefined) {
       problems.push({ path, message: `${shown} is not a valid placeholder; the output can use ${OUTPUT_FORMS}` });
+    } else if (reference.source === 'input') {
+      const message = checkInputName(shown, reference.name, options.inputs ?? []);
+      if (message !== undefined) problems.push({ path, message });
     } else if (reference.source === 'context') {
       problems.push({ path, message: `${shown}: the output cannot use context; it can use ${OUTPUT_FORMS}` });
     } else if (!options.allowUnknownTasks && !options.taskIds.includes(reference.task)) {
@@ -293,6 +308,7 @@ interface ArgScope {
   earlier: ReadonlySet<string>;
   firstIndex: ReadonlyMap<string, number>;
   mode: DependencyMode;
+  inputs: readonly string[];
 }
 
 /** The tasks a task may name: in a plain list the ones before it, in a graph any other. */
@@ -306,6 +322,7 @@ function checkArgPlaceholder(placeholder: string, scope: ArgScope): string | und
   const shown = showPlaceholder(placeholder);
   const reference = parseReference(placeholder);
   if (reference === undefined) return `${shown} is not a valid placeholder; use ${TASK_ARG_FORMS}`;
+  if (reference.source === 'input') return checkInputName(shown, reference.name, scope.inputs);
 
   if (reference.source === 'context') {
     const count = scope.task.context.length;
@@ -336,4 +353,11 @@ function listTasks(ids: readonly string[], label = 'tasks'): string {
 
 function showPlaceholder(placeholder: string): string {
   return `{{ ${placeholder} }}`;
+}
+
+/** An `{{ inputs.<name> }}` must name a declared input: a typo would otherwise reach the run as a missing value. */
+function checkInputName(shown: string, name: string, inputs: readonly string[]): string | undefined {
+  if (inputs.includes(name)) return undefined;
+  const known = inputs.length > 0 ? `inputs: ${inputs.join(', ')}` : 'the workflow declares no inputs';
+  return `${shown} refers to unknown input "${name}" (${known})`;
 }

@@ -263,6 +263,26 @@ const planShape = {
 
 export const planSchema = z.strictObject(planShape);
 
+// ── inputs ─────────────────────────────────────────────────────────────────
+
+/** Input names: no dots, so `{{ inputs.<name> }}` parses. */
+export const INPUT_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+export const INPUT_TYPES = ['string', 'number', 'integer', 'boolean', 'object', 'array'] as const;
+
+const inputName = z.string().regex(INPUT_NAME, {
+  error: 'input names start with a letter or "_" and use only letters, digits, "_" and "-"',
+});
+
+const inputShape = {
+  type: z.enum(INPUT_TYPES),
+  description: z.string().optional(),
+  /** Without one the input is required. */
+  default: z.unknown().optional(),
+};
+
+export const inputSchema = z.strictObject(inputShape);
+
 // ── the document ───────────────────────────────────────────────────────────
 
 /** What the run options accept; the first of each is the default (filled in by `parseWorkflow`). */
@@ -286,6 +306,8 @@ const workflowShape = {
   plan: planSchema.optional(),
   tasks: z.array(taskSchema).optional(),
   output: z.string().optional(),
+  /** What the caller gives the run: `{{ inputs.<name> }}` in task args and the output. */
+  inputs: z.record(inputName, inputSchema).optional(),
 };
 
 export const workflowSchema = z.strictObject(workflowShape);
@@ -296,6 +318,7 @@ export const serversSchema = z.strictObject({ servers: z.record(serverName, serv
 export type RawServer = z.output<typeof serverSchema>;
 export type RawPlan = z.output<typeof planSchema>;
 export type RawWorkflow = z.output<typeof workflowSchema>;
+export type RawInput = z.output<typeof inputSchema>;
 
 // ── problems: how schema failures read ─────────────────────────────────────
 

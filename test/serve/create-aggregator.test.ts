@@ -30,7 +30,7 @@ describe('createAggregator', () => {
       // 31 - 15 leaves 16 characters: fix-write_file (14) and other-fix-echo (14) fit as they are, other-fix-write_file (20) does not.
       const short = toShortenedName('other-fix', 'write_file', { separator: '-', maxToolNameLength: 31, reservePrefix: 15 });
       expect(short).toMatch(/^other-f_[0-9a-f]{8}$/);
-      expect(names).toEqual(['ensemble_status', 'fix-echo', 'fix-pids', 'fix-write_file', 'other-fix-echo', short].sort());
+      expect(names).toEqual(['ensemble_explain', 'ensemble_run', 'ensemble_status', 'fix-echo', 'fix-pids', 'fix-write_file', 'other-fix-echo', short].sort());
       const { pid } = JSON.parse(textOf(await client.callTool({ name: 'fix-pids', arguments: {} }))) as { pid: number };
       expect(textOf(await client.callTool({ name: 'other-fix-echo', arguments: { text: 'in memory' } }))).toBe('in memory');
 

@@ -37,7 +37,7 @@ describe('ensemble serve with Claude Code', () => {
     const config = writeConfig(temp.dir, { mcpServers: { claude: { command: CLAUDE, args: ['mcp', 'serve'], cwd: workspace, env: claudeEnv, allow: ['Read', 'Write', 'Edit'] } } }, 'backend.json');
     const served = await connectStdio(config);
     try {
-      expect(namesOf(served.tools()).sort()).toEqual(['claude__Edit', 'claude__Read', 'claude__Write', 'ensemble_status']);
+      expect(namesOf(served.tools()).sort()).toEqual(['claude__Edit', 'claude__Read', 'claude__Write', 'ensemble_explain', 'ensemble_run', 'ensemble_status']);
       const file = join(workspace, 'note.txt');
       const written = await served.client.callTool({ name: 'claude__Write', arguments: { file_path: file, content: 'written through ensemble serve' } });
       expect(written.isError).not.toBe(true);

@@ -51,7 +51,22 @@ export async function connectStdio(config: string, ...flags: string[]): Promise<
 
 /** Starts an `ensemble serve --http` child; resolves with its URL once it listens. */
 export async function startHttpServe(config: string, ...flags: string[]): Promise<{ url: string; child: ChildProcess; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', SERVE_ENTRY, '--config', config, '--http', '127.0.0.1:0', ...flags], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  return startHttpServeWith({ config, flags });
+}
+
+export interface HttpServeOptions {
+  config: string;
+  /** Default `127.0.0.1:0`. */
+  http?: string;
+  /** The child's whole environment (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+  flags?: string[];
+}
+
+/** `startHttpServe` with the bound address and the environment given. */
+export async function startHttpServeWith(options: HttpServeOptions): Promise<{ url: string; child: ChildProcess; stop: () => Promise<void> }> {
+  const args = ['--import', 'tsx', SERVE_ENTRY, '--config', options.config, '--http', options.http ?? '127.0.0.1:0', ...(options.flags ?? [])];
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -73,8 +88,8 @@ export async function startHttpServe(config: string, ...flags: string[]): Promis
   };
 }
 
-export async function connectHttp(url: string): Promise<WatchedClient> {
-  return watch(new StreamableHTTPClientTransport(new URL(url)));
+export async function connectHttp(url: string, headers?: Record<string, string>): Promise<WatchedClient> {
+  return watch(new StreamableHTTPClientTransport(new URL(url), headers ? { requestInit: { headers } } : undefined));
 }
 
 async function watch(transport: StdioClientTransport | StreamableHTTPClientTransport): Promise<WatchedClient> {

@@ -40,7 +40,7 @@ describe('ensemble serve with a fallback chain', () => {
     process.kill(pid, 'SIGKILL');
 
     const degraded = await served.waitForTools((tools) => !namesOf(tools).includes('primary__pids'));
-    expect(namesOf(degraded).sort()).toEqual(['backup__noop', 'ensemble_status', 'primary__echo']);
+    expect(namesOf(degraded).sort()).toEqual(['backup__noop', 'ensemble_explain', 'ensemble_run', 'ensemble_status', 'primary__echo']);
     // Never listed without it on the way (no flicker between the death and the withdrawal).
     for (const list of served.history) expect(namesOf(list)).toContain('primary__echo');
     // The schema is still the primary's own.

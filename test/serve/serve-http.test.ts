@@ -43,7 +43,7 @@ describe('ensemble serve over Streamable HTTP', () => {
 
   it('serves the same backends to every session, an HTTP backend among them', async () => {
     for (const client of [alice, bob]) {
-      expect(namesOf(client.tools()).sort()).toEqual(['ensemble_status', 'everything__echo', 'everything__get-sum', 'remote__echo', 'victim__echo', 'victim__pids']);
+      expect(namesOf(client.tools()).sort()).toEqual(['ensemble_explain', 'ensemble_run', 'ensemble_status', 'everything__echo', 'everything__get-sum', 'remote__echo', 'victim__echo', 'victim__pids']);
     }
     expect(textOf(await alice.client.callTool({ name: 'remote__echo', arguments: { text: 'over two hops of HTTP' } }))).toBe('over two hops of HTTP');
     expect(textOf(await bob.client.callTool({ name: 'everything__echo', arguments: { message: 'hi' } }))).toContain('hi');

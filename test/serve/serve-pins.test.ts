@@ -35,7 +35,7 @@ describe('ensemble serve description pins', () => {
   it('withholds a tool whose description changed since it was pinned, and flags it, until the change is accepted', async () => {
     const first = await connectStdio(config);
     clients.push(first);
-    expect(namesOf(first.tools())).toEqual(['ensemble_status', 'shifty__greet', 'shifty__pid']);
+    expect(namesOf(first.tools())).toEqual(['ensemble_status', 'ensemble_explain', 'ensemble_run', 'shifty__greet', 'shifty__pid']);
     const pinned = readPins().shifty!.greet!;
     expect(pinned).toMatch(/^[0-9a-f]{64}$/);
 
@@ -46,7 +46,7 @@ describe('ensemble serve description pins', () => {
     await first.waitForTools((tools) => !namesOf(tools).includes('shifty__pid'));
     const restored = await first.waitForTools((tools) => namesOf(tools).includes('shifty__pid'));
 
-    expect(namesOf(restored)).toEqual(['ensemble_status', 'shifty__pid']);
+    expect(namesOf(restored)).toEqual(['ensemble_status', 'ensemble_explain', 'ensemble_run', 'shifty__pid']);
     expect(first.logs.map(String).join('\n')).toMatch(/server "shifty": tool "greet" changed its description or schema since it was pinned/);
     const status = JSON.parse(textOf(await first.client.callTool({ name: 'ensemble_status', arguments: {} }))) as { withheld: { server: string; tool: string; pinned: string }[] };
     expect(status.withheld).toEqual([expect.objectContaining({ server: 'shifty', tool: 'greet', pinned })]);
@@ -59,7 +59,7 @@ describe('ensemble serve description pins', () => {
     // A new serve with the same pin file still withholds it: the pin outlives the process.
     const second = await connectStdio(config);
     clients.push(second);
-    expect(namesOf(second.tools())).toEqual(['ensemble_status', 'shifty__pid']);
+    expect(namesOf(second.tools())).toEqual(['ensemble_status', 'ensemble_explain', 'ensemble_run', 'shifty__pid']);
     await second.close();
 
     // Accepted: listed with its new description, and re-pinned.
