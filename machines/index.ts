@@ -3,6 +3,7 @@
  * `diagrams/<name>.mmd` for each; the diagrams test fails when one is stale.
  */
 import type { AnyStateMachine } from 'xstate';
+import { coordinatorMachine } from './coordinator.machine.js';
 import { degradationMachine } from './degradation.machine.js';
 import { directoryMachine } from './directory.machine.js';
 import { parallelMachine } from './parallel.machine.js';
@@ -13,6 +14,7 @@ import { workerMachine } from './worker.machine.js';
 export const machineRegistry: Record<string, AnyStateMachine> = {
   sequential: sequentialMachine,
   parallel: parallelMachine,
+  coordinator: coordinatorMachine,
   worker: workerMachine,
   degradation: degradationMachine,
   server: serverMachine,

@@ -93,3 +93,62 @@ export function toolErrorInfo(task: TaskSpec, result: ToolResult): ErrorInfo {
   const detail = result.text.trim() === '' ? 'no message' : result.text.trim().slice(0, 500);
   return { code: 'TOOL_ERROR', message: `task "${task.id}": ${task.server}.${task.tool} returned an error: ${detail}`, task: task.id, server: task.server };
 }
+
+/**
+ * Capability routing (multi-server coordinator): the first server, in
+ * declaration order, among those that are ready, whose tool list offers
+ * `tool`. Declaration order makes an ambiguous tool go to the same server on
+ * every run. Undefined when no ready server offers it.
+ */
+export function pickServerFor(tool: string, declared: readonly string[], tools: Record<string, ToolInfo[] | undefined>): string | undefined {
+  return declared.find((server) => getOwn(tools, server)?.some((candidate) => candidate.name === tool) === true);
+}
+
+/** The error a task routed by capability gets when no ready server offers its tool. */
+export function noServerOffers(task: TaskSpec, index: number, declared: readonly string[]): ErrorInfo {
+  return new EnsembleError('UNKNOWN_TOOL', `task "${task.id}" (tasks[${index}].tool): no live server offers tool "${task.tool}" (servers: ${declared.join(', ')})`, {
+    task: task.id,
+    field: `tasks[${index}].tool`,
+  }).toJSON();
+}
+
+/** Fills a compensation's placeholders: `result` is its task's own result, `tasks` the results it reads. */
+export function prepareCompensation(task: TaskSpec, result: ToolResult, results: Record<string, ToolResult>): PreparedCall {
+  const args = task.compensate?.args ?? {};
+  if (!hasPlaceholders(args)) return { ok: true, args };
+  try {
+    return { ok: true, args: renderValue(args, { result, tasks: results }, { where: `task "${task.id}" compensate.args`, task: task.id }) };
+  } catch (error) {
+    return { ok: false, error: toErrorInfo(error, { task: task.id }) };
+  }
+}
+
+/** Ids of the tasks a task's compensation reads (`{{ tasks.ID… }}`). */
+export function listCompensationReads(task: TaskSpec): string[] {
+  const read = new Set<string>();
+  for (const path of listPlaceholders(task.compensate?.args ?? {})) {
+    const [root, id] = path.split('.');
+    if (root === 'tasks' && id) read.add(id.trim());
+  }
+  return [...read];
+}
+
+/**
+ * Checks that every compensation's tool exists on its server before any task
+ * runs: an undo that cannot run is better known before there is anything to
+ * undo. Its arguments are only known once its task has completed.
+ */
+export function checkCompensationTools(tasks: readonly TaskSpec[], tools: Record<string, ToolInfo[] | undefined>, partial: readonly string[] = []): ErrorInfo | undefined {
+  for (const [index, task] of tasks.entries()) {
+    const compensate = task.compensate;
+    if (!compensate || partial.includes(compensate.server)) continue;
+    const known = getOwn(tools, compensate.server);
+    if (!known || known.some((tool) => tool.name === compensate.tool)) continue;
+    return new EnsembleError('UNKNOWN_TOOL', `task "${task.id}" (tasks[${index}].compensate.tool): server "${compensate.server}" has no tool "${compensate.tool}" (it has: ${known.map((tool) => tool.name).join(', ') || 'no tools'})`, {
+      task: task.id,
+      server: compensate.server,
+      field: `tasks[${index}].compensate.tool`,
+    }).toJSON();
+  }
+  return undefined;
+}

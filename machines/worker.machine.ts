@@ -41,6 +41,15 @@ export interface WorkerFinishedEvent {
   outcome: TaskOutcome;
 }
 
+/**
+ * What the worker tells its parent as a task goes along, for the run's events
+ * (`task.context`, then `task.started` with the rendered arguments): it starts
+ * reading the task's resources, and its call goes out.
+ */
+export type WorkerProgressEvent =
+  | { type: 'worker.reading'; worker: string; taskId: string; resources: string[] }
+  | { type: 'worker.calling'; worker: string; taskId: string; args: Record<string, unknown> };
+
 export type WorkerEvent =
   | ServerReport
   /** Run this task; `results` holds the earlier results it reads, by task id. */
@@ -89,7 +98,7 @@ export const workerMachine = setup({
       gathered: ({ context, event }) => (event.type === 'server.resource' ? [...context.gathered, event.resource] : context.gathered),
     }),
     /** Implement: fill the placeholders and call the server; a placeholder that cannot render fails the task instead. */
-    callServer: enqueueActions(({ context, enqueue }) => {
+    callServer: enqueueActions(({ context, enqueue, self }) => {
       const task = context.task!;
       const prepared = prepareCall(task, context.results, context.gathered);
       if (!prepared.ok) {
@@ -100,6 +109,12 @@ export const workerMachine = setup({
       if (task.idempotent) message.idempotent = true;
       if (task.timeoutMs !== undefined) message.timeoutMs = task.timeoutMs;
       enqueue.sendTo(({ system }) => system.get('serverPort'), message);
+      // A parent that does not handle progress (the parallel machine) ignores it; path generation has none.
+      if (self._parent) enqueue.sendParent({ type: 'worker.calling', worker: context.id, taskId: task.id, args: prepared.args } satisfies WorkerProgressEvent);
+    }),
+    reportReading: enqueueActions(({ context, enqueue, self }) => {
+      if (!self._parent || !context.task) return;
+      enqueue.sendParent({ type: 'worker.reading', worker: context.id, taskId: context.task.id, resources: context.task.context.map((ref) => ref.uri) } satisfies WorkerProgressEvent);
     }),
     recordReply: assign({
       outcome: ({ context, event }) => {
@@ -152,7 +167,7 @@ export const workerMachine = setup({
     },
     // Get Context: the task's MCP resources, read in order.
     gettingContext: {
-      entry: 'readNextResource',
+      entry: ['reportReading', 'readNextResource'],
       always: { guard: 'contextGathered', target: 'implementing' },
       on: {
         'server.resource': { guard: 'isCurrentRead', actions: ['keepResource', 'readNextResource'] },

@@ -15,7 +15,7 @@ export type { ToolFilter } from './serve/tool-filter.js';
 // Workflow files
 export { readWorkflowFile } from './workflow/read-workflow.js';
 export { parseWorkflow, parseServers, type ParseWorkflowOptions } from './workflow/parse-workflow.js';
-export type { Workflow, ServerSpec, StdioServerSpec, HttpServerSpec, TaskSpec, PlanSpec, ResourceRef, FallbackSpec, ToolMapping, ResilienceSpec } from './core/workflow.js';
+export type { Workflow, ServerSpec, StdioServerSpec, HttpServerSpec, TaskSpec, CompensationSpec, PlanSpec, ResourceRef, FallbackSpec, ToolMapping, ResilienceSpec } from './core/workflow.js';
 
 // Planning: dependencies, parallel groups and the pattern selection guide
 export { listDependencies } from './planning/dependencies.js';
@@ -31,7 +31,7 @@ export { createInspector, type Inspector, type InspectorConfig } from './inspect
 export type { FeedEvent, InspectorModel } from './inspector/inspector-model.js';
 
 // Results and reports
-export type { RunReport, TaskReport, RunStatus, TaskStatus, ToolResult, RawToolResult, ResourceResult, ToolInfo, Notification, PatternName } from './core/results.js';
+export type { RunReport, TaskReport, RunStatus, TaskStatus, ToolResult, RawToolResult, ResourceResult, ToolInfo, Notification, PatternName, ServerShare, CompensationReport } from './core/results.js';
 
 // Errors
 export { EnsembleError, isEnsembleError, type ErrorCode, type ErrorInfo } from './core/errors.js';
@@ -39,6 +39,7 @@ export { EnsembleError, isEnsembleError, type ErrorCode, type ErrorInfo } from '
 // Machines, for inspection, diagrams and custom wiring
 export { sequentialMachine, type SequentialInput, type SequentialContext, type SequentialEvent } from '../machines/sequential.machine.js';
 export { parallelMachine, type ParallelInput, type ParallelContext, type ParallelEvent } from '../machines/parallel.machine.js';
+export { coordinatorMachine, type CoordinatorInput, type CoordinatorContext, type CoordinatorEvent } from '../machines/coordinator.machine.js';
 export { workerMachine, type WorkerInput, type TaskOutcome } from '../machines/worker.machine.js';
 export { degradationMachine, type DegradationInput } from '../machines/degradation.machine.js';
 export { serverMachine, type MemberStateReport } from '../machines/server.machine.js';

@@ -7,7 +7,7 @@
 import type { Subscription } from 'rxjs';
 import type { BusEvent } from './core/bus-events.js';
 import type { ErrorInfo } from './core/errors.js';
-import type { Notification, PatternName, RunReport, RunStatus, TaskReport, ToolResult } from './core/results.js';
+import type { CompensationReport, Notification, PatternName, RunReport, RunStatus, ServerShare, TaskReport, ToolResult } from './core/results.js';
 import { renderValue, toText } from './core/template.js';
 import type { RunBus } from './bus.js';
 
@@ -23,7 +23,8 @@ export interface Synthesizer {
 }
 
 export interface SynthesizerConfig {
-  workflow: { name: string; output?: string; tasks: { id: string; server: string; tool: string }[] };
+  /** `servers` (declared names, in order) gives multi-server runs their `servers` section. */
+  workflow: { name: string; output?: string; tasks: { id: string; server: string; tool: string }[]; servers?: Readonly<Record<string, unknown>> };
   pattern: PatternName;
 }
 
@@ -37,7 +38,24 @@ export function createSynthesizer(bus: RunBus, config: SynthesizerConfig): Synth
   const tasks = new Map<string, TaskReport>();
   const results = new Map<string, ToolResult>();
   const notifications: Notification[] = [];
+  const compensations: CompensationReport[] = [];
   let degraded = false;
+  let closing = false;
+  // Each server's share of the run, kept only for multi-server runs (the coordinator's report).
+  const shares = new Map<string, ServerShare>();
+  if (config.pattern === 'multi-server') {
+    for (const name of Object.keys(config.workflow.servers ?? {})) shares.set(name, { name, state: 'idle', calls: 0, errors: 0, durationMs: 0, tasks: [], servedBy: [] });
+  }
+  const count = (server: string, durationMs: number, failed: boolean, task?: string, servedBy?: string): void => {
+    const share = shares.get(server);
+    if (!share) return;
+    share.calls++;
+    if (failed) share.errors++;
+    share.durationMs += durationMs;
+    if (task !== undefined && !share.tasks.includes(task)) share.tasks.push(task);
+    if (servedBy !== undefined && !share.servedBy.includes(servedBy)) share.servedBy.push(servedBy);
+    if (share.state === 'idle') share.state = 'serving';
+  };
 
   const entry = (ref: { id: string; server: string; tool: string }): TaskReport => {
     let report = tasks.get(ref.id);
@@ -55,7 +73,11 @@ export function createSynthesizer(bus: RunBus, config: SynthesizerConfig): Synth
       case 'run.breakdown': {
         const previous = new Map(tasks);
         tasks.clear();
-        for (const ref of event.tasks) tasks.set(ref.id, previous.get(ref.id) ?? { ...ref, status: 'pending', text: '', isError: false });
+        // The breakdown names each task's server as routed (a task that named only a tool gets the one chosen).
+        for (const ref of event.tasks) {
+          const known = previous.get(ref.id);
+          tasks.set(ref.id, known ? Object.assign(known, ref) : { ...ref, status: 'pending', text: '', isError: false });
+        }
         break;
       }
       case 'task.started': {
@@ -71,6 +93,7 @@ export function createSynthesizer(bus: RunBus, config: SynthesizerConfig): Synth
         if (event.result.json !== undefined) report.json = event.result.json;
         keepRaw(report, event.result);
         results.set(event.task.id, event.result);
+        count(event.task.server, event.durationMs, false, event.task.id, event.servedBy ?? event.task.server);
         break;
       }
       case 'task.failed': {
@@ -83,8 +106,26 @@ export function createSynthesizer(bus: RunBus, config: SynthesizerConfig): Synth
         } else {
           report.text = event.error.message;
         }
+        count(event.task.server, event.durationMs, true, event.task.id);
         break;
       }
+      case 'task.compensated':
+        compensations.push({ task: event.task.id, server: event.compensation.server, tool: event.compensation.tool, status: 'compensated', text: event.result.text });
+        count(event.compensation.server, event.durationMs, false, undefined, event.compensation.server);
+        break;
+      case 'task.compensation_failed':
+        compensations.push({ task: event.task.id, server: event.compensation.server, tool: event.compensation.tool, status: 'failed', text: event.result?.text ?? event.error.message });
+        count(event.compensation.server, event.durationMs, true);
+        break;
+      case 'server.state': {
+        // The state the server served the run in: closing it afterwards is not news.
+        const share = shares.get(event.server);
+        if (share && !closing) share.state = event.state;
+        break;
+      }
+      case 'run.closing':
+        closing = true;
+        break;
       case 'task.skipped': {
         const report = entry(event.task);
         report.status = 'skipped';
@@ -128,6 +169,8 @@ export function createSynthesizer(bus: RunBus, config: SynthesizerConfig): Synth
         finishedAt: Date.now(),
       };
       if (extra.error) report.error = extra.error;
+      if (shares.size > 0) report.servers = [...shares.values()].map((share) => ({ ...share, tasks: [...share.tasks], servedBy: [...share.servedBy] }));
+      if (compensations.length > 0) report.compensations = compensations.map((entry) => ({ ...entry }));
       return report;
     },
     tasks: () => [...tasks.values()],

@@ -7,6 +7,7 @@ import * as ensemble from '../src/index.js';
 it('exports exactly the documented public API', () => {
   expect(Object.keys(ensemble).sort()).toEqual([
     'EnsembleError',
+    'coordinatorMachine',
     'createAggregator',
     'createBus',
     'createEnsemble',

@@ -4,6 +4,7 @@
  * notifications as they happen.
  */
 import type { BusEvent, BusEventOf } from '../core/bus-events.js';
+import type { RunReport } from '../core/results.js';
 
 /** At most one progress line per call in this time (ms on the bus clock), besides its first and last. */
 export const PROGRESS_LINE_INTERVAL_MS = 1000;
@@ -33,6 +34,10 @@ export function formatProgress(event: BusEvent, tell: (message: string) => strin
       return `  ✗ ${event.task.id}  ${event.task.server}.${event.task.tool}  ${formatMs(event.durationMs)}  ${tell(event.error.message)}`;
     case 'task.skipped':
       return `  - ${event.task.id}  skipped: ${event.reason}`;
+    case 'task.compensated':
+      return `  ↺ ${event.task.id}  compensated by ${event.compensation.server}.${event.compensation.tool}  ${formatMs(event.durationMs)}`;
+    case 'task.compensation_failed':
+      return `  ✗ ${event.task.id}  compensation ${event.compensation.server}.${event.compensation.tool} failed: ${event.error.message}`;
     case 'server.state':
       if (event.state === 'unavailable') return `  ! server ${event.server} unavailable${event.error ? `: ${tell(event.error.message)}` : ''}`;
       return undefined;
@@ -71,4 +76,23 @@ function formatCallProgress(event: BusEventOf<'server.call.progress'>): string |
 
 export function formatMs(ms: number): string {
   return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
+}
+
+/**
+ * One line per server of a multi-server run, for the end of the run: its state
+ * and its share (calls, errors, time, what served it). Empty for other runs.
+ *
+ * @example
+ * formatServerSummary(report)
+ * // ['  db   serving  2 calls, 0 errors, 14 ms  (tasks: insert, undo)', …]
+ */
+export function formatServerSummary(report: RunReport): string[] {
+  const servers = report.servers ?? [];
+  const width = Math.max(0, ...servers.map((share) => share.name.length));
+  return servers.map((share) => {
+    const served = share.servedBy.filter((name) => name !== share.name);
+    const tasks = share.tasks.length > 0 ? `  (tasks: ${share.tasks.join(', ')})` : '';
+    const by = served.length > 0 ? `  served by ${served.join(', ')}` : '';
+    return `  ${share.name.padEnd(width)}  ${share.state}  ${share.calls} call${share.calls === 1 ? '' : 's'}, ${share.errors} error${share.errors === 1 ? '' : 's'}, ${formatMs(share.durationMs)}${tasks}${by}`;
+  });
 }

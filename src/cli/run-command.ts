@@ -16,7 +16,7 @@ import { exitCodeOfError, exitCodeOfReport } from './exit-codes.js';
 import { AS_ABOVE, createErrorLedger, type ErrorLedger } from './error-ledger.js';
 import { formatError } from './format-error.js';
 import type { RunInspection } from './inspect-command.js';
-import { formatMs, formatProgress } from './progress.js';
+import { formatMs, formatProgress, formatServerSummary } from './progress.js';
 
 /** Exit status after Ctrl-C (128 + SIGINT), as shells report it. */
 export const EXIT_INTERRUPTED = 130;
@@ -131,6 +131,7 @@ function printReport(report: RunReport, json: boolean, ledger: ErrorLedger, done
   for (const task of report.tasks) counts.set(task.status, (counts.get(task.status) ?? 0) + 1);
   const parts = [...counts].map(([status, count]) => `${count} ${status}`).join(', ');
   process.stderr.write(`${report.status}: ${parts || 'no tasks'} in ${formatMs(report.finishedAt - report.startedAt)}\n`);
+  for (const line of formatServerSummary(report)) process.stderr.write(`${line}\n`);
   if (report.error && ledger.tell(report.error.message) !== AS_ABOVE) process.stderr.write(`${formatError(report.error)}\n`);
   const output = report.output === '' || report.output.endsWith('\n') ? report.output : `${report.output}\n`;
   process.stdout.write(output, () => done());

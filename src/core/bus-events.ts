@@ -25,9 +25,19 @@ export type RunEvent =
   | { type: 'task.failed'; task: TaskRef; error: ErrorInfo; result?: ToolResult; durationMs: number }
   /** `optional`: an optional task no server could serve (reduced functionality), not a consequence of a failure. */
   | { type: 'task.skipped'; task: TaskRef; reason: string; optional?: boolean }
-  | { type: 'notification'; notification: Omit<Notification, 'at'> };
+  | { type: 'notification'; notification: Omit<Notification, 'at'> }
+  /** A completed task's compensation ran (saga undo, after a later task failed). */
+  | { type: 'task.compensated'; task: TaskRef; compensation: CompensationRef; result: ToolResult; durationMs: number }
+  /** A compensation could not undo its task: its call failed or returned an error, or its args did not render. */
+  | { type: 'task.compensation_failed'; task: TaskRef; compensation: CompensationRef; error: ErrorInfo; result?: ToolResult; durationMs: number };
 
-export type RunPhase = 'initializing' | 'planning' | 'breakdown' | 'executing' | 'synthesizing';
+/** The call that undoes a task. */
+export interface CompensationRef {
+  server: string;
+  tool: string;
+}
+
+export type RunPhase = 'initializing' | 'planning' | 'breakdown' | 'executing' | 'compensating' | 'synthesizing';
 
 /**
  * Events about servers. Lifecycle and membership are the server directory's;

@@ -88,6 +88,32 @@ export interface Notification {
   task?: string;
 }
 
+/** One server's share of a multi-server run, as the coordinator's bus events tell it. */
+export interface ServerShare {
+  name: string;
+  /** Its last lifecycle state seen during the run (`serving` when it only answered calls). */
+  state: string;
+  /** Task calls and compensations it answered, and how many of those failed. */
+  calls: number;
+  errors: number;
+  /** Time its calls took, summed. */
+  durationMs: number;
+  /** Ids of the tasks routed to it. */
+  tasks: string[];
+  /** What served its calls: the server itself and any fallback that stood in. */
+  servedBy: string[];
+}
+
+/** One compensation the coordinator ran after a failure (a saga's undo step). */
+export interface CompensationReport {
+  /** The completed task it undoes. */
+  task: string;
+  server: string;
+  tool: string;
+  status: 'compensated' | 'failed';
+  text: string;
+}
+
 /** What a run produces; `--json` prints exactly this. */
 export interface RunReport {
   runId: string;
@@ -98,6 +124,10 @@ export interface RunReport {
   output: string;
   notifications: Notification[];
   error?: ErrorInfo;
+  /** Multi-server runs: each server's state and share of the run, in declaration order. */
+  servers?: ServerShare[];
+  /** Multi-server runs that compensated: each undo step, in the order it ran. */
+  compensations?: CompensationReport[];
   startedAt: number;
   finishedAt: number;
 }

@@ -58,6 +58,8 @@ export interface StdioServerSpec extends Partial<ResilienceSpec> {
   maxTotalTimeoutMs?: number;
   /** `lazy` (default): started when a run first needs it; `eager`: when the ensemble is created. */
   start?: 'eager' | 'lazy';
+  /** Most of this server's tasks in flight at once under the multi-server coordinator (default 1). */
+  maxConcurrent?: number;
 }
 
 export interface HttpServerSpec extends Partial<ResilienceSpec> {
@@ -75,6 +77,8 @@ export interface HttpServerSpec extends Partial<ResilienceSpec> {
   timeoutMs?: number;
   maxTotalTimeoutMs?: number;
   start?: 'eager' | 'lazy';
+  /** Most of this server's tasks in flight at once under the multi-server coordinator (default 1). */
+  maxConcurrent?: number;
 }
 
 export type ServerSpec = StdioServerSpec | HttpServerSpec;
@@ -85,8 +89,24 @@ export interface ResourceRef {
   uri: string;
 }
 
+/**
+ * A task's `server` when it names only a tool (or says `server: any`): the
+ * multi-server coordinator picks a live server that offers the tool. No
+ * declared server may take this name.
+ */
+export const ANY_SERVER = 'any';
+
+/** What undoes a completed task when a later one fails and the run stops (a saga step). */
+export interface CompensationSpec {
+  server: string;
+  tool: string;
+  /** `{{ result.… }}` reads the task's own result, `{{ tasks.<id>.… }}` an earlier task's. */
+  args: Record<string, unknown>;
+}
+
 export interface TaskSpec {
   id: string;
+  /** A declared server, or `ANY_SERVER` (routed by capability under the coordinator). */
   server: string;
   tool: string;
   /** Values may hold `{{ … }}` placeholders, rendered just before the call. */
@@ -103,6 +123,8 @@ export interface TaskSpec {
   optional?: boolean;
   /** Safe to run twice: retried on a fallback when its server dies mid-call. */
   idempotent?: boolean;
+  /** Runs, in reverse completion order, when a later task fails and the run stops (multi-server coordinator). */
+  compensate?: CompensationSpec;
 }
 
 /** A planner tool whose JSON result becomes (the rest of) the breakdown. */

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import type { Observable, Subscription } from 'rxjs';
 import { createActor, fromPromise, type InspectionEvent, type Observer } from 'xstate';
+import { coordinatorMachine } from '../../machines/coordinator.machine.js';
 import { parallelMachine } from '../../machines/parallel.machine.js';
 import { sequentialMachine } from '../../machines/sequential.machine.js';
 import { selectPattern, type PatternChoice } from '../planning/select-pattern.js';
@@ -125,11 +126,13 @@ export function createRun(declared: Workflow, options: RunOptions = {}): Run {
     const scope: RunScope = { runId, workspace: workflow.workspace ?? workflow.dir, timeoutMs: workflow.timeoutMs, calls: new Map(), publish: bus.publish, ...(options.trace ? { trace: bus.publish } : {}) };
     const serverPort = createServerPortActor(directory, scope);
     const synthesize = fromPromise<string, { runId: string }>(async () => synthesizer.synthesize());
+    const inspect = options.inspect ? { inspect: options.inspect } : {};
     const actor: Orchestrator =
       pattern === 'parallel'
-        ? createActor(parallelMachine.provide({ actors: { serverPort, synthesize } }), { input: { runId, workflow }, ...(options.inspect ? { inspect: options.inspect } : {}) })
-        : // Multi-server coordination is one orchestrator driving several servers in turn: the sequential machine.
-          createActor(sequentialMachine.provide({ actors: { serverPort, synthesize } }), { input: { runId, workflow }, ...(options.inspect ? { inspect: options.inspect } : {}) });
+        ? createActor(parallelMachine.provide({ actors: { serverPort, synthesize } }), { input: { runId, workflow }, ...inspect })
+        : pattern === 'multi-server'
+          ? createActor(coordinatorMachine.provide({ actors: { serverPort, synthesize } }), { input: { runId, workflow }, ...inspect })
+          : createActor(sequentialMachine.provide({ actors: { serverPort, synthesize } }), { input: { runId, workflow }, ...inspect });
 
     // Live before run.started is published: a subscriber of the run's first event may cancel it
     // (regression: a cancel from there reached the early-cancel slot, checked already, and was lost).

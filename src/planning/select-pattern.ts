@@ -11,8 +11,8 @@
 import { EnsembleError } from '../core/errors.js';
 import { getOwn } from '../core/own.js';
 import type { PatternName } from '../core/results.js';
-import type { Workflow } from '../core/workflow.js';
-import { listDependencies, type DependencyMode } from './dependencies.js';
+import { ANY_SERVER, type TaskSpec, type Workflow } from '../core/workflow.js';
+import { listDependencies, listReadTasks, type DependencyMode } from './dependencies.js';
 import { createParallelGroups } from './parallel-groups.js';
 
 /** The patterns that drive a run; `Workflow.pattern` also takes `auto`. */
@@ -52,9 +52,12 @@ export interface PatternChoice {
 }
 
 /**
- * Chooses how a workflow runs. The primary pattern is `parallel` when some
- * group holds two or more independent tasks, else `multi-server` when the
- * run uses two or more servers, else `sequential`. A workflow `pattern` other
+ * Chooses how a workflow runs. The primary pattern is `multi-server` (the
+ * coordinator machine) when a task names only a tool, declares `compensate`,
+ * or reads the result of a task on another server (data flowing between
+ * servers); else `parallel` when some group holds two or more independent
+ * tasks; else `multi-server` when the run uses two or more servers; else
+ * `sequential`. A workflow `pattern` other
  * than `auto`, or `options.force` (which wins), forces the primary; the
  * reasons then say so and what the guide would have chosen.
  *
@@ -92,7 +95,11 @@ export function selectPattern(workflow: Workflow, options: SelectPatternOptions 
   const servers = listUsedServers(workflow);
   const wide = groups.flatMap((group, index) => (group.length >= 2 ? [{ group, index }] : []));
 
-  const guided: RunPattern = wide.length > 0 ? 'parallel' : servers.length >= 2 ? 'multi-server' : 'sequential';
+  // What only the coordinator runs (capability routing, compensations), or data flowing between servers, is multi-server coordination.
+  const coordinated = listCoordinatorReasons(tasks);
+  const flows = servers.length >= 2 ? listCrossServerFlows(tasks) : [];
+  const needsCoordinator = coordinated.length > 0 || flows.length > 0;
+  const guided: RunPattern = needsCoordinator ? 'multi-server' : wide.length > 0 ? 'parallel' : servers.length >= 2 ? 'multi-server' : 'sequential';
   const fileForce = workflow.pattern === 'auto' ? undefined : workflow.pattern;
   const pattern = options.force ?? fileForce ?? guided;
 
@@ -109,6 +116,11 @@ export function selectPattern(workflow: Workflow, options: SelectPatternOptions 
   }
   if (wide.length === 0 && tasks.length >= 2) reasons.push('no two tasks can run at once: every group holds one task');
   reasons.push(describeServers(servers, plan?.server));
+  reasons.push(...coordinated);
+  if (flows.length > 0) {
+    const shown = flows.slice(0, 3).join('; ');
+    reasons.push(`data flows between servers (${shown}${flows.length > 3 ? `; ${flows.length - 3} more` : ''}): the multi-server coordinator runs them, with independent tasks of different servers at once`);
+  }
 
   const unused = Object.keys(workflow.servers).filter((name) => !servers.includes(name));
   if (unused.length > 0 && plan === undefined) {
@@ -127,6 +139,29 @@ export function selectPattern(workflow: Workflow, options: SelectPatternOptions 
   return { pattern, with: withPatterns, reasons, groups, servers, dependencies: dependencies.mode };
 }
 
+/** Why tasks need the coordinator itself: routing by capability, compensations. */
+function listCoordinatorReasons(tasks: readonly TaskSpec[]): string[] {
+  const routed = tasks.filter((task) => task.server === ANY_SERVER).map((task) => task.id);
+  const compensated = tasks.filter((task) => task.compensate !== undefined).map((task) => task.id);
+  const reasons: string[] = [];
+  if (routed.length > 0) reasons.push(`${routed.length === 1 ? 'task' : 'tasks'} ${routed.join(', ')} ${routed.length === 1 ? 'names' : 'name'} only a tool: the multi-server coordinator routes ${routed.length === 1 ? 'it' : 'them'} by capability`);
+  if (compensated.length > 0) reasons.push(`${compensated.length === 1 ? 'task' : 'tasks'} ${compensated.join(', ')} ${compensated.length === 1 ? 'declares' : 'declare'} compensate: the multi-server coordinator undoes completed tasks when a later one fails (a saga)`);
+  return reasons;
+}
+
+/** Each read of one task's result by a task of another server, as `b (api) reads a (db)`. */
+function listCrossServerFlows(tasks: readonly TaskSpec[]): string[] {
+  const serverOf = new Map(tasks.map((task) => [task.id, task.server]));
+  const flows: string[] = [];
+  for (const task of tasks) {
+    for (const id of listReadTasks(task)) {
+      const from = serverOf.get(id);
+      if (from !== undefined && from !== task.server) flows.push(`${task.id} (${task.server}) reads ${id} (${from})`);
+    }
+  }
+  return flows;
+}
+
 function describeForcing(guided: RunPattern, force: RunPattern | undefined, fileForce: RunPattern | undefined): string | undefined {
   const auto = guided === (force ?? fileForce) ? 'auto would choose the same' : `auto would choose ${guided}`;
   if (force !== undefined && fileForce !== undefined && force !== fileForce) {
@@ -142,8 +177,15 @@ function listUsedServers(workflow: Workflow): string[] {
   const used = new Set<string>();
   if (workflow.plan) used.add(workflow.plan.server);
   for (const task of workflow.tasks) {
-    used.add(task.server);
+    // A task routed by capability uses whichever server offers its tool: that is decided at run time.
+    if (task.server !== ANY_SERVER) used.add(task.server);
     for (const ref of task.context) used.add(ref.server);
+    if (task.compensate) used.add(task.compensate.server);
+  }
+  // The coordinator starts every declared server that could offer a routed task's tool (fallback-only ones aside).
+  if (workflow.tasks.some((task) => task.server === ANY_SERVER)) {
+    const fallbacks = new Set(Object.values(workflow.servers).flatMap((spec) => ('fallback' in spec ? (spec.fallback ?? []) : []).flatMap((step) => (step.kind === 'server' ? [step.server] : []))));
+    for (const name of Object.keys(workflow.servers)) if (!fallbacks.has(name)) used.add(name);
   }
   return [...used];
 }

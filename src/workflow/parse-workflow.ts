@@ -8,12 +8,14 @@ import { basename, extname, isAbsolute, resolve } from 'node:path';
 import { EnsembleError } from '../core/errors.js';
 import { getOwn } from '../core/own.js';
 import {
+  ANY_SERVER,
   DEFAULT_CALL_TIMEOUT_MS,
   type FallbackSpec,
   type InputSpec,
   type PlanSpec,
   type ResilienceSpec,
   type ServerSpec,
+  type TaskSpec,
   type Workflow,
 } from '../core/workflow.js';
 import {
@@ -119,6 +121,7 @@ export function parseWorkflow(raw: unknown, options: ParseWorkflowOptions): Work
     }
   }
   problems.push(...checkTaskReferences(tasks, { servers: serverNames, earlierTaskIds: [], inputs: inputNames }));
+  problems.push(...checkCoordinatorFields(tasks, serverNames, document.pattern));
   if (document.groupTimeoutMs !== undefined && document.schedule === 'eager') {
     problems.push({
       path: ['groupTimeoutMs'],
@@ -205,7 +208,10 @@ function toServerSpec(server: RawServer, context: ServerContext): ServerSpec {
   const timeout = {
     ...(server.timeoutMs !== undefined ? { timeoutMs: server.timeoutMs } : {}),
     ...(server.maxTotalTimeoutMs !== undefined ? { maxTotalTimeoutMs: server.maxTotalTimeoutMs } : {}),
-    ...(server.start !== undefined ? { start: server.start } : {}), ...toResilience(server) };
+    ...(server.start !== undefined ? { start: server.start } : {}),
+    ...(server.maxConcurrent !== undefined ? { maxConcurrent: server.maxConcurrent } : {}),
+    ...toResilience(server),
+  };
   const replicas = server.replicas ?? 1;
   if (server.url !== undefined) {
     return {
@@ -228,6 +234,23 @@ function toServerSpec(server: RawServer, context: ServerContext): ServerSpec {
     ...(server.maxMessageBytes !== undefined ? { maxMessageBytes: server.maxMessageBytes } : {}),
     ...timeout,
   };
+}
+
+/**
+ * What only the multi-server coordinator runs: tasks routed by capability
+ * (`server` omitted or `any`) and compensations. A pattern forced to
+ * sequential or parallel cannot run them, and a server named `any` would make
+ * `server: any` mean two things.
+ */
+function checkCoordinatorFields(tasks: readonly TaskSpec[], serverNames: readonly string[], pattern: string | undefined): Problem[] {
+  const problems: Problem[] = [];
+  if (serverNames.includes(ANY_SERVER)) problems.push({ path: ['servers', ANY_SERVER], message: `"${ANY_SERVER}" is reserved (a task with server: ${ANY_SERVER} is routed by capability); pick another name` });
+  if (pattern !== 'sequential' && pattern !== 'parallel') return problems;
+  tasks.forEach((task, index) => {
+    if (task.server === ANY_SERVER) problems.push({ path: ['tasks', index, 'server'], message: `a task without a server (or with server: ${ANY_SERVER}) is routed by the multi-server coordinator: name a server, or use pattern: multi-server (or auto)` });
+    if (task.compensate) problems.push({ path: ['tasks', index, 'compensate'], message: `compensations run under the multi-server coordinator: use pattern: multi-server (or auto), not ${pattern}` });
+  });
+  return problems;
 }
 
 /** Fallbacks, health checks and recovery, with defaults filled in; nothing when the server declares none. */

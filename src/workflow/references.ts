@@ -8,7 +8,7 @@
  * workflow file and a planner's result (which are reported differently).
  */
 import { listPlaceholders } from '../core/template.js';
-import type { TaskSpec } from '../core/workflow.js';
+import { ANY_SERVER, type TaskSpec } from '../core/workflow.js';
 import { findCycle, listDependencies, type DependencyMode } from '../planning/dependencies.js';
 import { formatFieldPath, type FieldPath, type Problem } from './workflow.schema.js';
 
@@ -110,8 +110,10 @@ export function checkTaskReferences(tasks: readonly TaskSpec[], options: TaskRef
       });
     }
 
-    const serverProblem = checkServerName(task.server, options.servers, [...taskAt, 'server']);
+    // `any` (or no server): routed by capability when the run starts, once tool lists are known.
+    const serverProblem = task.server === ANY_SERVER ? undefined : checkServerName(task.server, options.servers, [...taskAt, 'server']);
     if (serverProblem) problems.push(serverProblem);
+    if (task.compensate) problems.push(...checkCompensation(task, firstIndex, options, [...taskAt, 'compensate']));
     task.context.forEach((ref, refIndex) => {
       const refProblem = checkServerName(ref.server, options.servers, [...taskAt, 'context', refIndex, 'server']);
       if (refProblem) problems.push(refProblem);
@@ -129,6 +131,26 @@ export function checkTaskReferences(tasks: readonly TaskSpec[], options: TaskRef
   if (mode === 'graph') {
     const cycle = checkCycle(tasks, needs, { at, firstIndex });
     if (cycle) problems.push(cycle);
+  }
+  return problems;
+}
+
+/**
+ * What is wrong with a task's `compensate`: its server must be declared, and
+ * its placeholders read the task's own result (`{{ result.text }}`,
+ * `{{ result.json.… }}`) or another task of the list (`{{ tasks.<id>.… }}`).
+ */
+function checkCompensation(task: TaskSpec, firstIndex: ReadonlyMap<string, number>, options: TaskReferenceOptions, at: FieldPath): Problem[] {
+  const compensate = task.compensate!;
+  const problems: Problem[] = [];
+  const serverProblem = checkServerName(compensate.server, options.servers, [...at, 'server']);
+  if (serverProblem) problems.push(serverProblem);
+  const earlier = new Set(options.earlierTaskIds);
+  for (const { path, placeholder } of listFieldPlaceholders(compensate.args, [...at, 'args'])) {
+    const [root, second, third] = placeholder.split('.').map((segment) => segment.trim());
+    if (root === 'result' && (second === 'text' || second === 'json') && (second === 'json' || third === undefined)) continue;
+    if (root === 'tasks' && second !== undefined && (firstIndex.has(second) || earlier.has(second))) continue;
+    problems.push({ path, message: `"{{ ${placeholder} }}": a compensation reads {{ result.text }}, {{ result.json.… }} (its task's own result) or {{ tasks.<id>.… }} of a task in this list` });
   }
   return problems;
 }

@@ -12,7 +12,7 @@
  * errors, unknown keys) into the same voice.
  */
 import { z } from 'zod';
-import type { TaskSpec } from '../core/workflow.js';
+import { ANY_SERVER, type TaskSpec } from '../core/workflow.js';
 
 /** Server names: what `server:` fields refer to. */
 export const SERVER_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
@@ -142,6 +142,8 @@ const serverShape = {
   maxTotalTimeoutMs: timeoutMs.optional(),
   /** `lazy` (default): started when a run first needs it; `eager`: when its ensemble is created. */
   start: z.enum(['eager', 'lazy']).optional(),
+  /** Multi-server coordinator: most of this server's tasks in flight at once (default 1). */
+  maxConcurrent: atLeastOne.max(MAX_REPLICAS, { error: `must be at most ${MAX_REPLICAS}` }).optional(),
   // graceful degradation
   fallback: z.array(fallbackSchema).optional(),
   healthCheck: healthCheckSchema.optional(),
@@ -209,9 +211,17 @@ export const resourceRefSchema = z.strictObject(resourceRefShape);
 const needs = z.preprocess((value) => (typeof value === 'string' ? [value] : value), z.array(taskId))
   .optional();
 
+/** What undoes a task (multi-server coordinator): `{{ result.… }}` in args reads the task's own result. */
+const compensateShape = {
+  server: serverName,
+  tool: nonEmptyText,
+  args: toolArgs.default({}),
+};
+
 const taskShape = {
   id: taskId,
-  server: nonEmptyText,
+  /** Omitted (or `any`): the multi-server coordinator picks a live server that offers `tool`. */
+  server: nonEmptyText.optional(),
   tool: nonEmptyText,
   args: toolArgs.default({}),
   context: z.array(resourceRefSchema).default([]),
@@ -219,13 +229,14 @@ const taskShape = {
   timeoutMs: timeoutMs.optional(),
   optional: z.boolean().optional(),
   idempotent: z.boolean().optional(),
+  compensate: z.strictObject(compensateShape).optional(),
 };
 
 /** One task, in the workflow file or in a planner's result; parses straight to a `TaskSpec`. */
 export const taskSchema = z.strictObject(taskShape).transform(
   (task): TaskSpec => ({
     id: task.id,
-    server: task.server,
+    server: task.server ?? ANY_SERVER,
     tool: task.tool,
     args: task.args,
     context: task.context,
@@ -233,6 +244,7 @@ export const taskSchema = z.strictObject(taskShape).transform(
     ...(task.timeoutMs !== undefined ? { timeoutMs: task.timeoutMs } : {}),
     ...(task.optional !== undefined ? { optional: task.optional } : {}),
     ...(task.idempotent !== undefined ? { idempotent: task.idempotent } : {}),
+    ...(task.compensate !== undefined ? { compensate: task.compensate } : {}),
   }),
 );
 

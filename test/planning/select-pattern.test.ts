@@ -216,3 +216,29 @@ describe('selectPattern: invalid input', () => {
     expect(catchError(() => workflowOf([t('a'), t('b', 'fs', { needs: ['ghost'] })]))).toMatchObject({ code: 'INVALID_WORKFLOW', field: 'tasks[1].needs' });
   });
 });
+
+describe('selectPattern: the multi-server coordinator', () => {
+  it('chooses it when a task reads the result of a task on another server, even with independent tasks', () => {
+    const choice = selectPattern(workflowOf([t('a', 'fs', { needs: [] }), t('b', 'api', { needs: [] }), t('c', 'api', { args: { x: '{{ tasks.a.text }}' } })]));
+    expect(choice.pattern).toBe('multi-server');
+    expect(choice.with).toEqual([]);
+    expect(choice.reasons).toContain('data flows between servers (c (api) reads a (fs)): the multi-server coordinator runs them, with independent tasks of different servers at once');
+  });
+
+  it('chooses it for a task that names only a tool, saying it routes by capability', () => {
+    const choice = selectPattern(workflowOf([{ id: 'a', tool: 't' }]));
+    expect(choice.pattern).toBe('multi-server');
+    expect(choice.reasons).toContain('task a names only a tool: the multi-server coordinator routes it by capability');
+  });
+
+  it('chooses it for a task that declares compensate, saying it runs a saga', () => {
+    const choice = selectPattern(workflowOf([t('a', 'fs', { compensate: { server: 'api', tool: 'undo' } })]));
+    expect(choice.pattern).toBe('multi-server');
+    expect(choice.servers).toEqual(['fs', 'api']);
+    expect(choice.reasons).toContain('task a declares compensate: the multi-server coordinator undoes completed tasks when a later one fails (a saga)');
+  });
+
+  it('leaves tasks on one server that read each other to the other patterns', () => {
+    expect(selectPattern(workflowOf([t('a'), t('b', 'fs', { args: { x: '{{ tasks.a.text }}' } })])).pattern).toBe('sequential');
+  });
+});

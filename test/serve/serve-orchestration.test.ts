@@ -68,7 +68,8 @@ describe('ensemble serve: orchestration as tools', () => {
     const yaml = ['tasks:', '  - { id: a, server: fx, tool: echo, args: { text: a } }', '  - { id: b, server: other, tool: echo, args: { text: b } }', '  - { id: c, server: fx, tool: echo, args: { text: "{{ tasks.a.text }}{{ tasks.b.text }}" }, needs: [a, b] }'].join('\n');
     const result = await serve.client.callTool({ name: 'ensemble_explain', arguments: { workflow: yaml } });
     expect(result.isError).toBeFalsy();
-    expect(result.structuredContent).toMatchObject({ pattern: 'parallel', with: ['multi-server'], groups: [['a', 'b'], ['c']], servers: ['fx', 'other'] });
+    // c reads results from two servers: data flows between them, so the guide picks the multi-server coordinator.
+    expect(result.structuredContent).toMatchObject({ pattern: 'multi-server', with: [], groups: [['a', 'b'], ['c']], servers: ['fx', 'other'] });
     expect((result.structuredContent as { reasons: string[] }).reasons).toContain('group 1 holds 2 independent tasks (a, b)');
   });
 

@@ -220,7 +220,7 @@ describe('parseWorkflow: schema errors', () => {
 
   it('lists the allowed keys when an unknown key is not close to any', () => {
     const error = errorFor(makeDocument({ tasks: [{ id: 'a', server: 'fs', tool: 't', banana: 1 }] }));
-    expect(error.message).toBe('wf.yaml: tasks[0].banana: unknown field (expected one of: id, server, tool, args, context, needs, timeoutMs, optional, idempotent)');
+    expect(error.message).toBe('wf.yaml: tasks[0].banana: unknown field (expected one of: id, server, tool, args, context, needs, timeoutMs, optional, idempotent, compensate)');
   });
 
   it('rejects unknown keys at the top level, in the plan and in context entries', () => {
