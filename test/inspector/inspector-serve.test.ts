@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { chromium } from 'playwright-core';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { inspectorModelKit, type FeedEvent, type InspectorModel } from '../../src/inspector/inspector-model.js';
 import { ROOT, createTempDir, fixtureServer } from '../support/fixture.js';
@@ -60,6 +61,23 @@ describe('ensemble serve --inspect', () => {
         expect(Object.values(feed.model.actors).some((actor) => actor.definition !== null && actor.status === 'done')).toBe(true);
       }, { timeout: 20_000 });
       feed.stop();
+
+      // And the page draws it: the serve section, in real headless Chromium, asking nothing of the outside.
+      const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+      try {
+        const page = await browser.newPage();
+        const requested: string[] = [];
+        page.on('request', (request) => requested.push(new URL(request.url()).hostname));
+        await page.goto(url);
+        await page.waitForSelector('#serve-section:not([hidden]) .run-row');
+        const text = await page.textContent('#serve');
+        expect(text).toContain('stdio · inspecting-client 1.2.3 · open');
+        expect(text).toMatch(/through-serve · [a-z-]+ · completed/);
+        expect(await page.locator('.served[data-server="fx"]').count()).toBe(1);
+        expect(new Set(requested)).toEqual(new Set(['127.0.0.1']));
+      } finally {
+        await browser.close();
+      }
     } finally {
       await client.close();
     }
