@@ -22,7 +22,7 @@
  * O(1), as in the parallel machine: the schedule is built once at routing and
  * then updated in place by this machine's own actions.
  */
-import { and, assign, emit, enqueueActions, fromPromise, sendTo, setup } from 'xstate';
+import { and, assign, emit, enqueueActions, sendTo, setup } from 'xstate';
 import type { RunEvent, TaskRef } from '../src/core/bus-events.js';
 import { toErrorInfo, type ErrorInfo } from '../src/core/errors.js';
 import { getOwn } from '../src/core/own.js';
@@ -30,10 +30,11 @@ import type { TaskStatus, ToolInfo, ToolResult } from '../src/core/results.js';
 import type { ServerPortMessage, ServerReport, ServerRequest } from '../src/core/server-port.js';
 import { ANY_SERVER, type TaskSpec, type Workflow } from '../src/core/workflow.js';
 import { listBreakdownDependencies } from '../src/planning/dependencies.js';
-import { createPlanCommand, describePlannerFailure, PLAN_CALL, readPlan } from './planner-steps.js';
+import { createPlanCommand, describePlannerFailure, readPlan } from './planner-steps.js';
 import { describeOptionalSkip, listRequiredServers } from './server-inputs.js';
-import { createPlanningState, INITIALIZING_STATE, serverPortPlaceholder, SYNTHESIZING_STATE } from './shared-states.js';
-import { checkCompensationTools, checkToolsExist, listCompensationReads, listTasksRead, noServerOffers, pickServerFor, prepareCompensation } from './task-steps.js';
+import { sharedGuards } from './shared-guards.js';
+import { createPlanningState, INITIALIZING_STATE, serverPortPlaceholder, SYNTHESIZING_STATE, synthesizePlaceholder } from './shared-states.js';
+import { checkCompensationTools, checkToolsExist, listCompensationReads, listTasksRead, noServerOffers, pickServerFor, prepareCompensation, withReadyServer } from './task-steps.js';
 import { workerMachine, type WorkerFinishedEvent, type WorkerInput, type WorkerProgressEvent } from './worker.machine.js';
 
 export interface CoordinatorInput {
@@ -138,15 +139,11 @@ export const coordinatorMachine = setup({
   actors: {
     serverPort: serverPortPlaceholder,
     worker: workerMachine,
-    synthesize: fromPromise<string, { runId: string }>(async () => {
-      throw new Error('no synthesize actor provided');
-    }),
+    // Builds the final output from everything the run produced; the engine provides it.
+    synthesize: synthesizePlaceholder,
   },
   guards: {
-    allServersReady: ({ context }) => Object.keys(context.tools).length === context.required.length,
-    hasPlanner: ({ context }) => context.workflow.plan !== undefined,
-    isPlanReply: ({ event }) => 'callId' in event && event.callId === PLAN_CALL,
-    isPlanError: ({ event }) => event.type === 'server.result' && event.callId === PLAN_CALL && event.result.isError,
+    ...sharedGuards,
     hasError: ({ context }) => context.error !== undefined,
     allSettled: ({ context }) => context.schedule.settled === context.breakdown.length,
     nothingInFlight: ({ context }) => context.schedule.inFlight === 0,
@@ -168,13 +165,7 @@ export const coordinatorMachine = setup({
     keepOutput: assign({ output: ({ event }) => (event as { output?: string }).output }),
     failSynthesis: assign({ error: ({ event }) => toErrorInfo((event as { error?: unknown }).error, { code: 'TEMPLATE' }) }),
     phase: emit((_, params: { phase: 'initializing' | 'planning' | 'breakdown' | 'executing' | 'compensating' | 'synthesizing' }) => ({ type: 'run.phase' as const, phase: params.phase })),
-    markServerReady: assign(({ context, event }) => {
-      if (event.type !== 'server.ready') return {};
-      return {
-        tools: { ...context.tools, [event.server]: event.tools },
-        partialTools: event.partial ? [...context.partialTools, event.server] : context.partialTools,
-      };
-    }),
+    markServerReady: assign(({ context, event }) => withReadyServer(context, event)),
     failWithEvent: assign({
       error: ({ event }) =>
         event.type === 'server.unavailable' || event.type === 'server.failed'

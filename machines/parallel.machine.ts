@@ -16,7 +16,7 @@
  * tables on every event made a run of n tasks O(n²). They are plain arrays and
  * records, so a persisted snapshot is still plain JSON.
  */
-import { and, assign, emit, enqueueActions, fromPromise, sendTo, setup } from 'xstate';
+import { and, assign, emit, enqueueActions, sendTo, setup } from 'xstate';
 import type { RunEvent, TaskRef } from '../src/core/bus-events.js';
 import { toErrorInfo, type ErrorInfo } from '../src/core/errors.js';
 import { getOwn } from '../src/core/own.js';
@@ -25,10 +25,11 @@ import type { ServerPortMessage, ServerReport } from '../src/core/server-port.js
 import type { TaskSpec, Workflow } from '../src/core/workflow.js';
 import { listBreakdownDependencies } from '../src/planning/dependencies.js';
 import { createParallelGroups } from '../src/planning/parallel-groups.js';
-import { createPlanCommand, describePlannerFailure, PLAN_CALL, readPlan } from './planner-steps.js';
+import { createPlanCommand, describePlannerFailure, readPlan } from './planner-steps.js';
 import { describeOptionalSkip, listRequiredServers } from './server-inputs.js';
-import { createPlanningState, INITIALIZING_STATE, serverPortPlaceholder, SYNTHESIZING_STATE } from './shared-states.js';
-import { checkToolsExist, listTasksRead } from './task-steps.js';
+import { sharedGuards } from './shared-guards.js';
+import { createPlanningState, INITIALIZING_STATE, serverPortPlaceholder, SYNTHESIZING_STATE, synthesizePlaceholder } from './shared-states.js';
+import { checkToolsExist, listTasksRead, withReadyServer } from './task-steps.js';
 import { workerMachine, type WorkerFinishedEvent, type WorkerInput } from './worker.machine.js';
 
 export interface ParallelInput {
@@ -107,19 +108,15 @@ export const parallelMachine = setup({
   actors: {
     serverPort: serverPortPlaceholder,
     worker: workerMachine,
-    synthesize: fromPromise<string, { runId: string }>(async () => {
-      throw new Error('no synthesize actor provided');
-    }),
+    // Builds the final output from everything the run produced; the engine provides it.
+    synthesize: synthesizePlaceholder,
   },
   delays: {
     // No group timeout set: wait as long as a timer can (each call has its own timeout anyway).
     groupTimeout: ({ context }) => context.workflow.groupTimeoutMs ?? 2_147_483_647,
   },
   guards: {
-    allServersReady: ({ context }) => Object.keys(context.tools).length === context.required.length,
-    hasPlanner: ({ context }) => context.workflow.plan !== undefined,
-    isPlanReply: ({ event }) => 'callId' in event && event.callId === PLAN_CALL,
-    isPlanError: ({ event }) => event.type === 'server.result' && event.callId === PLAN_CALL && event.result.isError,
+    ...sharedGuards,
     hasError: ({ context }) => context.error !== undefined,
     isEager: ({ context }) => context.workflow.schedule === 'eager',
     hasMoreGroups: ({ context }) => context.groupIndex < context.groups.length,
@@ -134,13 +131,7 @@ export const parallelMachine = setup({
     keepOutput: assign({ output: ({ event }) => (event as { output?: string }).output }),
     failSynthesis: assign({ error: ({ event }) => toErrorInfo((event as { error?: unknown }).error, { code: 'TEMPLATE' }) }),
     phase: emit((_, params: { phase: 'initializing' | 'planning' | 'breakdown' | 'executing' | 'synthesizing' }) => ({ type: 'run.phase' as const, phase: params.phase })),
-    markServerReady: assign(({ context, event }) => {
-      if (event.type !== 'server.ready') return {};
-      return {
-        tools: { ...context.tools, [event.server]: event.tools },
-        partialTools: event.partial ? [...context.partialTools, event.server] : context.partialTools,
-      };
-    }),
+    markServerReady: assign(({ context, event }) => withReadyServer(context, event)),
     failWithEvent: assign({
       error: ({ event }) =>
         event.type === 'server.unavailable' || event.type === 'server.failed'

@@ -13,7 +13,7 @@
  * resources); only results a later subtask reads stay in context, and only
  * until their last reader has run.
  */
-import { and, assign, emit, enqueueActions, fromPromise, sendTo, setup } from 'xstate';
+import { and, assign, emit, enqueueActions, sendTo, setup } from 'xstate';
 import type { RunEvent, TaskRef } from '../src/core/bus-events.js';
 import { toErrorInfo, type ErrorInfo } from '../src/core/errors.js';
 import type { ResourceResult, ToolInfo, ToolResult } from '../src/core/results.js';
@@ -21,11 +21,12 @@ import type { ServerPortMessage, ServerReport, ServerRequest } from '../src/core
 import type { TaskSpec, Workflow } from '../src/core/workflow.js';
 import { listBreakdownDependencies } from '../src/planning/dependencies.js';
 import { toTopologicalOrder } from '../src/planning/parallel-groups.js';
-import { createPlanCommand, describePlannerFailure, PLAN_CALL, readPlan } from './planner-steps.js';
+import { createPlanCommand, describePlannerFailure, readPlan } from './planner-steps.js';
 import { isUnavailability } from './fallback-routing.js';
 import { describeOptionalSkip, listRequiredServers } from './server-inputs.js';
-import { createPlanningState, INITIALIZING_STATE, serverPortPlaceholder, SYNTHESIZING_STATE } from './shared-states.js';
-import { checkToolsExist, planResultRetention, prepareCall, toolErrorInfo, type ResultRetention } from './task-steps.js';
+import { sharedGuards } from './shared-guards.js';
+import { createPlanningState, INITIALIZING_STATE, serverPortPlaceholder, SYNTHESIZING_STATE, synthesizePlaceholder } from './shared-states.js';
+import { checkToolsExist, planResultRetention, prepareCall, toolErrorInfo, type ResultRetention, withReadyServer } from './task-steps.js';
 
 export interface SequentialInput {
   runId: string;
@@ -91,15 +92,10 @@ export const sequentialMachine = setup({
     // The server directory, as this run reaches it (by name); the engine provides it.
     serverPort: serverPortPlaceholder,
     // Builds the final output from everything the run produced; the engine provides it.
-    synthesize: fromPromise<string, { runId: string }>(async () => {
-      throw new Error('no synthesize actor provided');
-    }),
+    synthesize: synthesizePlaceholder,
   },
   guards: {
-    allServersReady: ({ context }) => Object.keys(context.tools).length === context.required.length,
-    hasPlanner: ({ context }) => context.workflow.plan !== undefined,
-    isPlanReply: ({ event }) => 'callId' in event && event.callId === PLAN_CALL,
-    isPlanError: ({ event }) => event.type === 'server.result' && event.callId === PLAN_CALL && event.result.isError,
+    ...sharedGuards,
     breakdownFailed: ({ context }) => context.error !== undefined,
     hasMoreSubtasks: ({ context }) => context.index < context.breakdown.length,
     readsContext: ({ context }) => currentTask(context).context.length > 0,
@@ -120,13 +116,7 @@ export const sequentialMachine = setup({
       type: 'run.phase' as const,
       phase: params.phase,
     })),
-    markServerReady: assign(({ context, event }) => {
-      if (event.type !== 'server.ready') return {};
-      return {
-        tools: { ...context.tools, [event.server]: event.tools },
-        partialTools: event.partial ? [...context.partialTools, event.server] : context.partialTools,
-      };
-    }),
+    markServerReady: assign(({ context, event }) => withReadyServer(context, event)),
     failWithEvent: assign({
       error: ({ event }) => ('error' in event ? event.error : { code: 'CANCELLED' as const, message: 'run cancelled' }),
     }),

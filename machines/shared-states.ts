@@ -2,7 +2,7 @@
  * State configs the coordinating machines share, read like the seed diagram:
  * Initialize, Plan Task, and at the end Synthesize Results.
  */
-import { fromCallback } from 'xstate';
+import { fromCallback, fromPromise } from 'xstate';
 import type { ServerPortMessage } from '../src/core/server-port.js';
 
 /**
@@ -13,6 +13,14 @@ import type { ServerPortMessage } from '../src/core/server-port.js';
  */
 export const serverPortPlaceholder = fromCallback<ServerPortMessage>(() => {
   throw new Error('no server port provided: use machine.provide({ actors: { serverPort } })');
+});
+
+/**
+ * The synthesizer as a machine sees it: an actor the engine provides (it renders the output from
+ * the run's bus), invoked by `SYNTHESIZING_STATE` as `synthesize`.
+ */
+export const synthesizePlaceholder = fromPromise<string, { runId: string }>(async () => {
+  throw new Error('no synthesize actor provided: use machine.provide({ actors: { synthesize } })');
 });
 
 /**

@@ -8,6 +8,7 @@ import { EnsembleError, toErrorInfo, type ErrorInfo } from '../src/core/errors.j
 import { getOwn } from '../src/core/own.js';
 import type { ResourceResult, ToolInfo, ToolResult } from '../src/core/results.js';
 import { hasPlaceholders, listPlaceholders, renderValue } from '../src/core/template.js';
+import type { ServerReport } from '../src/core/server-port.js';
 import type { TaskSpec } from '../src/core/workflow.js';
 import { checkArguments } from '../src/workflow/check-arguments.js';
 
@@ -151,4 +152,16 @@ export function checkCompensationTools(tasks: readonly TaskSpec[], tools: Record
     }).toJSON();
   }
   return undefined;
+}
+
+/** Initialize: a `server.ready` answer added to the tools known so far (and to the servers served only by their fallbacks). */
+export function withReadyServer(
+  context: { tools: Record<string, ToolInfo[]>; partialTools: string[] },
+  event: { type: string } | ServerReport,
+): { tools?: Record<string, ToolInfo[]>; partialTools?: string[] } {
+  if (!('server' in event) || event.type !== 'server.ready') return {};
+  return {
+    tools: { ...context.tools, [event.server]: event.tools },
+    partialTools: event.partial ? [...context.partialTools, event.server] : context.partialTools,
+  };
 }
