@@ -26,10 +26,10 @@ import type { TaskSpec, Workflow } from '../src/core/workflow.js';
 import { listBreakdownDependencies } from '../src/planning/dependencies.js';
 import { createParallelGroups } from '../src/planning/parallel-groups.js';
 import { createPlanCommand, describePlannerFailure, readPlan } from './planner-steps.js';
-import { describeOptionalSkip, listRequiredServers } from './server-inputs.js';
+import { listRequiredServers } from './server-inputs.js';
 import { sharedGuards } from './shared-guards.js';
 import { createPlanningState, INITIALIZING_STATE, serverPortPlaceholder, SYNTHESIZING_STATE, synthesizePlaceholder } from './shared-states.js';
-import { checkToolsExist, listTasksRead, withReadyServer } from './task-steps.js';
+import { checkToolsExist, listTasksRead, settleUncompleted, withReadyServer } from './task-steps.js';
 import { workerMachine, type WorkerFinishedEvent, type WorkerInput } from './worker.machine.js';
 
 export interface ParallelInput {
@@ -254,27 +254,10 @@ export const parallelMachine = setup({
         }
         return;
       }
-      if (outcome.status === 'skipped') {
-        enqueue.emit({ type: 'task.skipped', task: refOf(task), reason: outcome.reason, optional: true } satisfies RunEvent);
-        enqueue.emit({ type: 'notification', notification: { level: 'warning', server: task.server, task: taskId, message: describeOptionalSkip(task, outcome.reason) } } satisfies RunEvent);
-      } else {
-        const failed: RunEvent = { type: 'task.failed', task: refOf(task), error: outcome.error, durationMs: outcome.durationMs };
-        if (outcome.status === 'failed' && outcome.result) failed.result = outcome.result;
-        enqueue.emit(failed);
-        if (!context.error) enqueue.assign({ error: outcome.error });
-      }
       // What needs a task that did not complete can never run: skipped too.
-      const why = outcome.status === 'skipped' ? 'an optional task that was skipped' : outcome.status === 'cancelled' ? 'which was cancelled' : 'which failed';
-      const stack = [...schedule.dependents[at]!];
-      while (stack.length > 0) {
-        const dependent = stack.pop()!;
-        if (schedule.status[dependent] !== 'pending') continue;
-        settle(context, dependent, 'skipped');
-        stack.push(...schedule.dependents[dependent]!);
-        const skipped: RunEvent = { type: 'task.skipped', task: refOf(context.breakdown[dependent]!), reason: `needs "${taskId}", ${why}` };
-        if (outcome.status === 'skipped') skipped.optional = true;
-        enqueue.emit(skipped);
-      }
+      const settled = settleUncompleted(task, outcome, at, context.breakdown, schedule, (position) => settle(context, position, 'skipped'));
+      for (const settledEvent of settled.events) enqueue.emit(settledEvent);
+      if (settled.error && !context.error) enqueue.assign({ error: settled.error });
     }),
     cancelInFlight: enqueueActions(({ context, enqueue }) => {
       const reason = context.error ? `stopping: ${context.error.message}` : 'stopping';

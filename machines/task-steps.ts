@@ -6,11 +6,14 @@
  */
 import { EnsembleError, toErrorInfo, type ErrorInfo } from '../src/core/errors.js';
 import { getOwn } from '../src/core/own.js';
-import type { ResourceResult, ToolInfo, ToolResult } from '../src/core/results.js';
+import type { ResourceResult, TaskStatus, ToolInfo, ToolResult } from '../src/core/results.js';
 import { hasPlaceholders, listPlaceholders, renderValue } from '../src/core/template.js';
+import type { RunEvent, TaskRef } from '../src/core/bus-events.js';
 import type { ServerReport } from '../src/core/server-port.js';
 import type { TaskSpec } from '../src/core/workflow.js';
 import { checkArguments } from '../src/workflow/check-arguments.js';
+import { describeOptionalSkip } from './server-inputs.js';
+import type { TaskOutcome } from './worker.machine.js';
 
 export type PreparedCall = { ok: true; args: Record<string, unknown> } | { ok: false; error: ErrorInfo };
 
@@ -164,4 +167,44 @@ export function withReadyServer(
     tools: { ...context.tools, [event.server]: event.tools },
     partialTools: event.partial ? [...context.partialTools, event.server] : context.partialTools,
   };
+}
+
+/**
+ * A task that did not complete, in a machine that schedules by dependencies (parallel,
+ * coordinator): the events that say so, and every pending task that needs it — directly or
+ * through others — skipped, since it can never run. `settle` marks a position skipped in the
+ * machine's own schedule. Returns the events to emit, in order, and the error the run keeps.
+ */
+export function settleUncompleted(
+  task: TaskSpec,
+  outcome: Exclude<TaskOutcome, { status: 'completed' }>,
+  at: number,
+  breakdown: readonly TaskSpec[],
+  schedule: { dependents: readonly (readonly number[])[]; status: readonly TaskStatus[] },
+  settle: (position: number) => void,
+): { events: RunEvent[]; error?: ErrorInfo } {
+  const ref = (spec: TaskSpec): TaskRef => ({ id: spec.id, server: spec.server, tool: spec.tool });
+  const events: RunEvent[] = [];
+  let error: ErrorInfo | undefined;
+  if (outcome.status === 'skipped') {
+    events.push({ type: 'task.skipped', task: ref(task), reason: outcome.reason, optional: true });
+    events.push({ type: 'notification', notification: { level: 'warning', server: task.server, task: task.id, message: describeOptionalSkip(task, outcome.reason) } });
+  } else {
+    const failed: RunEvent = { type: 'task.failed', task: ref(task), error: outcome.error, durationMs: outcome.durationMs };
+    if (outcome.status === 'failed' && outcome.result) failed.result = outcome.result;
+    events.push(failed);
+    error = outcome.error;
+  }
+  const why = outcome.status === 'skipped' ? 'an optional task that was skipped' : outcome.status === 'cancelled' ? 'which was cancelled' : 'which failed';
+  const stack = [...schedule.dependents[at]!];
+  while (stack.length > 0) {
+    const dependent = stack.pop()!;
+    if (schedule.status[dependent] !== 'pending') continue;
+    settle(dependent);
+    stack.push(...schedule.dependents[dependent]!);
+    const skipped: RunEvent = { type: 'task.skipped', task: ref(breakdown[dependent]!), reason: `needs "${task.id}", ${why}` };
+    if (outcome.status === 'skipped') skipped.optional = true;
+    events.push(skipped);
+  }
+  return error ? { events, error } : { events };
 }
