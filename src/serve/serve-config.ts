@@ -5,12 +5,13 @@
  * config they already have. Either form may add, per server, `allow` / `deny`
  * tool lists, and at the top the aggregator's own options.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { EnsembleError } from '../core/errors.js';
 import type { ServerSpec } from '../core/workflow.js';
 import { parseServers } from '../workflow/parse-workflow.js';
+import { MAX_WORKFLOW_BYTES } from '../workflow/read-workflow.js';
 import type { ToolFilter } from './tool-filter.js';
 
 /** Options the config file may set; the same names as `createAggregator`'s. */
@@ -39,7 +40,7 @@ const MCP_ENTRY_TYPES = new Set(['stdio', 'http', 'streamable-http']);
 export function readServeConfig(file: string): ServeConfig {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readConfigText(file);
   } catch (error) {
     throw new EnsembleError('WORKFLOW_NOT_FOUND', `cannot read serve config ${file}: ${(error as Error).message}`, { file, cause: error });
   }
@@ -129,5 +130,22 @@ function parseConfigText(text: string): unknown {
   } catch {
     const yaml = createRequire(import.meta.url)('yaml') as typeof import('yaml');
     return yaml.parse(text);
+  }
+}
+
+/**
+ * The config file's text, read like a workflow file: opened without blocking (a FIFO would wait
+ * for a writer forever) and refused unless it is a regular file of at most MAX_WORKFLOW_BYTES
+ * (`/dev/zero` must not be read to exhaustion).
+ */
+function readConfigText(file: string): string {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) throw new Error('it is not a regular file (a folder, pipe, socket or device)');
+    if (stats.size > MAX_WORKFLOW_BYTES) throw new Error(`it is larger than ${MAX_WORKFLOW_BYTES} bytes`);
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
   }
 }

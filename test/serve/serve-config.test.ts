@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseServeConfig, readServeConfig } from '../../src/serve/serve-config.js';
@@ -36,6 +37,18 @@ describe('serve config', () => {
     expect(config.filters).toEqual({ fix: { allow: ['echo', 'read_*'], deny: ['read_secret'] } });
     expect(config.separator).toBe('-');
     expect(config.pinFile).toBe(join('/srv/flows', 'pins.json'));
+  });
+
+  it('regression: a config that is a FIFO or a device is refused at once, naming the file, instead of hanging or reading without end', () => {
+    const temp = createTempDir();
+    try {
+      const fifo = join(temp.dir, 'servers.json');
+      execFileSync('mkfifo', [fifo]);
+      expect(() => readServeConfig(fifo)).toThrow(`cannot read serve config ${fifo}: it is not a regular file`);
+      expect(() => readServeConfig('/dev/zero')).toThrow('cannot read serve config /dev/zero: it is not a regular file');
+    } finally {
+      temp.remove();
+    }
   });
 
   it('names the field of a mistake', () => {
